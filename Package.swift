@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+//
+// The GStreamer plugin `insertablestreams`: the web's Insertable Streams for MediaStreamTrack
+// (MediaStreamTrackProcessor / VideoTrackGenerator) as GStreamer elements written in Swift.
+//
+//   CGStreamer          C headers of GStreamer 1.22 plus inline wrappers for its macros
+//   GStreamerBridge     the Swift <-> GObject subclassing layer every element uses
+//   MediaStreams        VideoFrame / AudioData, the frame ring, TransformStream-like API
+//   BuiltinTransforms   sepia, mirror, blur, pip, ... (selected by the `worker` property)
+//   InsertableStreams   the elements (one folder each) and their registration; library product
+//   plugin/             the shared object's descriptor and export list -> libgstinsertablestreams.so
+import PackageDescription
+import Foundation
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+
+/// GStreamer's include directories from pkg-config. The system-library target does not use
+/// `pkgConfig:` because SwiftPM warns about the `-pthread` that pkg-config reports.
+func gstreamerIncludeFlags() -> [String] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["pkg-config", "--cflags-only-I", "gstreamer-video-1.0", "gstreamer-audio-1.0"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    var output = ""
+    if (try? process.run()) != nil {
+        process.waitUntilExit()
+        output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+    var directories = output.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        .filter { $0.hasPrefix("-I") }.map { String($0.dropFirst(2)) }
+    if directories.isEmpty {  // Debian's locations, so the error names the missing package
+        directories = ["/usr/include/gstreamer-1.0", "/usr/include/glib-2.0",
+                       "/usr/lib/x86_64-linux-gnu/glib-2.0/include", "/usr/include/orc-0.4"]
+    }
+    return directories.flatMap { ["-Xcc", "-I\($0)"] }
+}
+let gstreamerSwiftSettings: [SwiftSetting] = [.unsafeFlags(gstreamerIncludeFlags())]
+
+let package = Package(
+    name: "gst-insertable-streams",
+    products: [
+        // The GStreamer plugin. The file name libgst<NAME>.so decides the descriptor symbol
+        // GStreamer looks up: gst_plugin_insertablestreams_get_desc.
+        .library(name: "gstinsertablestreams", type: .dynamic, targets: ["InsertableStreamsPlugin"]),
+        // For Swift applications: the frame/stream API and in-process element registration.
+        .library(name: "InsertableStreams", targets: ["InsertableStreams"]),
+        .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CGStreamer"),
+        .target(name: "GStreamerBridge", dependencies: ["CGStreamer"], swiftSettings: gstreamerSwiftSettings),
+        .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge"],
+                swiftSettings: gstreamerSwiftSettings),
+        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams"], swiftSettings: gstreamerSwiftSettings),
+        .target(name: "InsertableStreams",
+                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "BuiltinTransforms"],
+                swiftSettings: gstreamerSwiftSettings),
+        .target(
+            name: "InsertableStreamsPlugin",
+            dependencies: ["InsertableStreams"],
+            path: "plugin",
+            exclude: ["exports.map"],
+            swiftSettings: gstreamerSwiftSettings,
+            linkerSettings: [
+                .unsafeFlags([
+                    // The Swift runtime goes inside the plugin: no toolchain rpath is needed.
+                    "-static-stdlib",
+                    // Export only gst_plugin_insertablestreams_get_desc.
+                    "-Xlinker", "--version-script=\(packageRoot)/plugin/exports.map",
+                    // The Swift runtime cannot be unloaded; GStreamer unloads plugins whose init fails.
+                    "-Xlinker", "-znodelete",
+                ]),
+            ]),
+        .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"],
+                          swiftSettings: gstreamerSwiftSettings),
+        .testTarget(name: "InsertableStreamsTests",
+                    dependencies: ["InsertableStreams", "BuiltinTransforms", "CGStreamer", "GStreamerBridge"],
+                    swiftSettings: gstreamerSwiftSettings),
+    ]
+)

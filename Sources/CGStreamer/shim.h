@@ -1,0 +1,96 @@
+// The GStreamer 1.22 C API as Swift sees it, plus `static inline` wrappers for the
+// function-like macros and macro constants Swift cannot import (see
+// ../shared/notes/swift-gstreamer-bridge.md, pitfall 3). Keep this file free of logic.
+#ifndef SWIFT_GST_SHIM_H
+#define SWIFT_GST_SHIM_H
+
+#include <gst/gst.h>
+#include <gst/base/gstbasesink.h>
+#include <gst/base/gstbasesrc.h>
+#include <gst/base/gstpushsrc.h>
+#include <gst/video/video.h>
+#include <gst/audio/audio.h>
+
+// ---- GType fundamentals (G_TYPE_MAKE_FUNDAMENTAL is function-like) ----
+static inline GType swift_type_boolean(void) { return G_TYPE_BOOLEAN; }
+static inline GType swift_type_int(void) { return G_TYPE_INT; }
+static inline GType swift_type_uint(void) { return G_TYPE_UINT; }
+static inline GType swift_type_int64(void) { return G_TYPE_INT64; }
+static inline GType swift_type_uint64(void) { return G_TYPE_UINT64; }
+static inline GType swift_type_double(void) { return G_TYPE_DOUBLE; }
+static inline GType swift_type_string(void) { return G_TYPE_STRING; }
+static inline GType swift_type_none(void) { return G_TYPE_NONE; }
+static inline GType swift_type_pointer(void) { return G_TYPE_POINTER; }
+static inline GType swift_type_from_instance(gpointer instance) { return G_TYPE_FROM_INSTANCE(instance); }
+static inline GType swift_type_from_class(gpointer klass) { return G_TYPE_FROM_CLASS(klass); }
+static inline GType swift_type_structure(void) { return GST_TYPE_STRUCTURE; }
+static inline GType swift_type_caps(void) { return GST_TYPE_CAPS; }
+
+static inline guint swift_sizeof_closure(void) { return sizeof(GClosure); }
+static inline GType swift_type_object(void) { return G_TYPE_OBJECT; }
+static inline GType swift_type_enum(void) { return G_TYPE_ENUM; }
+
+// ---- debug logging (gst_debug_log is variadic; _gst_debug_min is a mutable global) ----
+static inline GstDebugLevel swift_debug_min_level(void) { return _gst_debug_min; }
+static inline GstDebugCategory *swift_debug_category_new(const gchar *name, guint color, const gchar *description) {
+  return _gst_debug_category_new(name, color, description);
+}
+
+// ---- buffers ----
+static inline GstClockTime swift_buffer_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }
+static inline GstClockTime swift_buffer_dts(GstBuffer *b) { return GST_BUFFER_DTS(b); }
+static inline GstClockTime swift_buffer_duration(GstBuffer *b) { return GST_BUFFER_DURATION(b); }
+static inline guint64 swift_buffer_offset(GstBuffer *b) { return GST_BUFFER_OFFSET(b); }
+static inline void swift_buffer_set_pts(GstBuffer *b, GstClockTime t) { GST_BUFFER_PTS(b) = t; }
+static inline void swift_buffer_set_dts(GstBuffer *b, GstClockTime t) { GST_BUFFER_DTS(b) = t; }
+static inline void swift_buffer_set_duration(GstBuffer *b, GstClockTime t) { GST_BUFFER_DURATION(b) = t; }
+static inline GstBuffer *swift_buffer_make_writable(GstBuffer *b) { return gst_buffer_make_writable(b); }
+static inline gboolean swift_buffer_is_writable(GstBuffer *b) { return gst_buffer_is_writable(b); }
+static inline GstBufferFlags swift_buffer_flags(GstBuffer *b) { return (GstBufferFlags)GST_BUFFER_FLAGS(b); }
+static inline void swift_buffer_set_flags(GstBuffer *b, GstBufferFlags f) { GST_BUFFER_FLAG_SET(b, f); }
+static inline void swift_buffer_unset_flags(GstBuffer *b, GstBufferFlags f) { GST_BUFFER_FLAG_UNSET(b, f); }
+static inline GstMapFlags swift_map_readwrite(void) { return GST_MAP_READWRITE; }
+
+// ---- events, queries, messages ----
+static inline GstEventType swift_event_type(GstEvent *e) { return GST_EVENT_TYPE(e); }
+static inline gboolean swift_event_is_serialized(GstEvent *e) { return GST_EVENT_IS_SERIALIZED(e); }
+static inline GstQueryType swift_query_type(GstQuery *q) { return GST_QUERY_TYPE(q); }
+static inline GstMessageType swift_message_type(GstMessage *m) { return GST_MESSAGE_TYPE(m); }
+static inline GstObject *swift_message_src(GstMessage *m) { return GST_MESSAGE_SRC(m); }
+static inline const GstStructure *swift_message_structure(GstMessage *m) { return gst_message_get_structure(m); }
+
+// ---- elements and objects ----
+static inline GstState swift_element_current_state(GstElement *e) { return GST_STATE(e); }
+static inline GstClockTime swift_element_base_time(GstElement *e) { return gst_element_get_base_time(e); }
+static inline GstObject *swift_object_parent(GstObject *o) { return GST_OBJECT_PARENT(o); }
+static inline const gchar *swift_object_name(GstObject *o) { return GST_OBJECT_NAME(o); }
+static inline void swift_object_lock(GstObject *o) { GST_OBJECT_LOCK(o); }
+static inline void swift_object_unlock(GstObject *o) { GST_OBJECT_UNLOCK(o); }
+static inline GstPad *swift_base_sink_pad(GstBaseSink *s) { return GST_BASE_SINK_PAD(s); }
+static inline GstPad *swift_base_src_pad(GstBaseSrc *s) { return GST_BASE_SRC_PAD(s); }
+static inline GstFlowReturn swift_flow_flushing(void) { return GST_FLOW_FLUSHING; }
+static inline GstFlowReturn swift_flow_custom_success(void) { return GST_FLOW_CUSTOM_SUCCESS; }
+
+// ---- clocks ----
+static inline GstClockTime swift_clock_time_none(void) { return GST_CLOCK_TIME_NONE; }
+
+// ---- raw video ----
+static inline GstVideoFormat swift_video_info_format(const GstVideoInfo *i) { return GST_VIDEO_INFO_FORMAT(i); }
+static inline guint swift_video_info_n_planes(const GstVideoInfo *i) { return GST_VIDEO_INFO_N_PLANES(i); }
+static inline gint swift_video_info_plane_stride(const GstVideoInfo *i, guint p) { return GST_VIDEO_INFO_PLANE_STRIDE(i, p); }
+static inline gsize swift_video_info_plane_offset(const GstVideoInfo *i, guint p) { return GST_VIDEO_INFO_PLANE_OFFSET(i, p); }
+static inline gint swift_video_info_comp_height(const GstVideoInfo *i, guint c) { return GST_VIDEO_INFO_COMP_HEIGHT(i, c); }
+static inline gint swift_video_info_comp_width(const GstVideoInfo *i, guint c) { return GST_VIDEO_INFO_COMP_WIDTH(i, c); }
+static inline void swift_video_info_set_plane(GstVideoInfo *i, guint p, gsize offset, gint stride) {
+  i->offset[p] = offset; i->stride[p] = stride;
+}
+static inline gpointer swift_video_frame_plane_data(GstVideoFrame *f, guint p) { return GST_VIDEO_FRAME_PLANE_DATA(f, p); }
+static inline gint swift_video_frame_plane_stride(GstVideoFrame *f, guint p) { return GST_VIDEO_FRAME_PLANE_STRIDE(f, p); }
+
+// ---- raw audio ----
+static inline GstAudioFormat swift_audio_info_format(const GstAudioInfo *i) { return GST_AUDIO_INFO_FORMAT(i); }
+static inline gint swift_audio_info_bpf(const GstAudioInfo *i) { return GST_AUDIO_INFO_BPF(i); }
+static inline gint swift_audio_info_width(const GstAudioInfo *i) { return GST_AUDIO_INFO_WIDTH(i); }
+static inline gpointer swift_audio_buffer_plane_data(GstAudioBuffer *b, guint p) { return b->planes[p]; }
+
+#endif

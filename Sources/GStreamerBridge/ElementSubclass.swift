@@ -1,0 +1,102 @@
+import CGStreamer
+
+/// What `gst-inspect-1.0` shows in "Factory Details".
+public struct ElementMetadata: Sendable {
+    public var longName: String
+    public var classification: String
+    public var description: String
+    public var author: String
+    public init(longName: String, classification: String, description: String, author: String) {
+        self.longName = longName
+        self.classification = classification
+        self.description = description
+        self.author = author
+    }
+}
+
+/// A pad template: name, direction, presence and caps (as a caps string).
+public struct PadTemplateSpec: Sendable {
+    public var name: String
+    public var direction: GstPadDirection
+    public var presence: GstPadPresence
+    public var caps: String
+    public init(name: String, direction: GstPadDirection, presence: GstPadPresence = GST_PAD_ALWAYS, caps: String) {
+        self.name = name
+        self.direction = direction
+        self.presence = presence
+        self.caps = caps
+    }
+}
+
+/// Base class of every Swift-implemented GstElement subclass.
+///
+/// Subclass it (or `BaseSinkSubclass` / `BaseSrcSubclass`), override the class-level
+/// description (`typeName`, `metadata`, `padTemplates`, `properties`, `signals`) and the
+/// virtual methods you need; every default chains up to the GStreamer parent class.
+/// GStreamer calls these methods from several threads: subclasses guard their own state.
+open class ElementSubclass: @unchecked Sendable {
+    /// The GObject instance this object implements. Valid for the whole life of `self`.
+    public let elementPointer: UnsafeMutablePointer<GstElement>
+
+    public required init(element: UnsafeMutablePointer<GstElement>) {
+        self.elementPointer = element
+    }
+
+    // MARK: class-level description
+
+    open class var typeName: String { fatalError("\(self) must override typeName") }
+    open class var parentType: GType { gst_element_get_type() }
+    open class var metadata: ElementMetadata { fatalError("\(self) must override metadata") }
+    open class var padTemplates: [PadTemplateSpec] { [] }
+    open class var properties: [PropertySpec] { [] }
+    open class var signals: [SignalSpec] { [] }
+
+    // MARK: GObject
+
+    /// A property was set (GObject validated the value against the spec already).
+    open func setProperty(_ name: String, _ value: PropertyValue) {}
+    /// Current value of a property.
+    open func property(_ name: String) -> PropertyValue { .none }
+    /// An action signal was emitted on this element; return its return value, if any.
+    open func actionSignal(_ name: String, arguments: [PropertyValue]) -> PropertyValue { .none }
+
+    // MARK: GstElement
+
+    open func changeState(_ transition: GstStateChange) -> GstStateChangeReturn {
+        let parent = TypeRegistry.parentClass(of: elementPointer, as: GstElementClass.self)
+        return parent.pointee.change_state?(elementPointer, transition) ?? GST_STATE_CHANGE_SUCCESS
+    }
+
+    /// `gst_element_send_event` on this element. Takes ownership of `event`.
+    open func sendEvent(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
+        let parent = TypeRegistry.parentClass(of: elementPointer, as: GstElementClass.self)
+        guard let sendEvent = parent.pointee.send_event else {
+            gst_event_unref(event)
+            return false
+        }
+        return sendEvent(elementPointer, event) != 0
+    }
+
+    // MARK: conveniences for subclasses
+
+    /// The element's current name (a copy).
+    public var name: String {
+        guard let cName = gst_object_get_name(objectPointer) else { return "" }
+        defer { g_free(cName) }
+        return String(cString: cName)
+    }
+
+    public var objectPointer: UnsafeMutablePointer<GstObject> {
+        UnsafeMutableRawPointer(elementPointer).assumingMemoryBound(to: GstObject.self)
+    }
+
+    /// Emits a signal declared in `signals` (the "message"-style ones that applications connect to).
+    public func emitSignal(_ name: String, _ arguments: [PropertyValue]) {
+        SignalEmission.emit(on: self, name: name, arguments: arguments)
+    }
+
+    /// Notifies listeners of `notify::<name>` that a read-only property changed.
+    public func notifyPropertyChanged(_ name: String) {
+        g_object_notify(UnsafeMutableRawPointer(elementPointer).assumingMemoryBound(to: GObject.self), name)
+    }
+}

@@ -1,0 +1,78 @@
+import CGStreamer
+
+/// Declares a GObject signal on an element class.
+///
+/// Action signals (`isAction`) are emitted by applications (`g_signal_emit_by_name`) and land in
+/// `ElementSubclass.actionSignal(_:arguments:)`; the others are emitted by the element
+/// (`emitSignal`) for applications to connect to.
+public struct SignalSpec: Sendable {
+    public var name: String
+    public var parameterTypes: [GType]
+    public var returnType: GType
+    public var isAction: Bool
+
+    public init(_ name: String, parameters: [GType] = [], returns: GType = swift_type_none(), isAction: Bool) {
+        self.name = name
+        self.parameterTypes = parameters
+        self.returnType = returns
+        self.isAction = isAction
+    }
+
+    func register(on type: GType) -> guint {
+        var closure: UnsafeMutablePointer<GClosure>?
+        if isAction {
+            // The closure's data is the signal name; GLib keeps the closure for the type's life.
+            closure = g_closure_new_simple(swift_sizeof_closure(), g_strdup(name))
+            g_closure_set_marshal(closure, { _, returnValue, count, parameters, _, _ in
+                SignalEmission.dispatchAction(returnValue: returnValue, count: count, parameters: parameters)
+            })
+        }
+        var flags = G_SIGNAL_RUN_LAST.rawValue
+        if isAction { flags |= G_SIGNAL_ACTION.rawValue }
+        var types = parameterTypes
+        return types.withUnsafeMutableBufferPointer { buffer in
+            g_signal_newv(name, type, GSignalFlags(rawValue: flags), closure, nil, nil, nil,
+                          returnType, guint(buffer.count), buffer.baseAddress)
+        }
+    }
+}
+
+enum SignalEmission {
+    /// Class closure of every action signal: finds the Swift object and the signal name.
+    static func dispatchAction(returnValue: UnsafeMutablePointer<GValue>?, count: guint,
+                               parameters: UnsafePointer<GValue>?) {
+        guard let parameters, count >= 1, let instance = g_value_get_object(parameters),
+              let implementation = TypeRegistry.implementation(of: instance) else { return }
+        guard let hint = g_signal_get_invocation_hint(instance),
+              let cName = g_signal_name(hint.pointee.signal_id) else { return }
+        let arguments = (1..<Int(count)).map { GValueConversion.read(parameters + $0) }
+        let result = implementation.actionSignal(String(cString: cName), arguments: arguments)
+        if let returnValue, returnValue.pointee.g_type != 0 {
+            GValueConversion.write(result, into: returnValue)
+        }
+    }
+
+    static func emit(on implementation: ElementSubclass, name: String, arguments: [PropertyValue]) {
+        let instance = UnsafeMutableRawPointer(implementation.elementPointer)
+        let type = swift_type_from_instance(instance)
+        let signalID = g_signal_lookup(name, type)
+        guard signalID != 0 else { return }
+        var query = GSignalQuery()
+        g_signal_query(signalID, &query)
+        let count = Int(query.n_params) + 1
+        let values = UnsafeMutablePointer<GValue>.allocate(capacity: count)
+        values.initialize(repeating: GValue(), count: count)
+        defer {
+            for index in 0..<count { g_value_unset(values + index) }
+            values.deallocate()
+        }
+        g_value_init(values, type)
+        g_value_set_object(values, instance)
+        for index in 0..<Int(query.n_params) {
+            let parameterType = query.param_types[index] & ~GType(1) // strip G_SIGNAL_TYPE_STATIC_SCOPE
+            g_value_init(values + index + 1, parameterType)
+            if index < arguments.count { GValueConversion.write(arguments[index], into: values + index + 1) }
+        }
+        g_signal_emitv(values, signalID, 0, nil)
+    }
+}
