@@ -1,0 +1,129 @@
+import CGStreamer
+import Synchronization
+
+/// One chunk of a track: what a processor's readable yields and a generator's writable accepts.
+public enum MediaFrame: Sendable {
+    case video(VideoFrame)
+    case audio(AudioData)
+
+    public var kind: TrackKind {
+        switch self {
+        case .video: .video
+        case .audio: .audio
+        }
+    }
+    /// Presentation timestamp in microseconds.
+    public var timestamp: Int64 {
+        switch self {
+        case .video(let frame): frame.timestamp
+        case .audio(let data): data.timestamp
+        }
+    }
+    public func close() {
+        switch self {
+        case .video(let frame): frame.close()
+        case .audio(let data): data.close()
+        }
+    }
+    package var timing: FrameTiming {
+        switch self {
+        case .video(let frame): frame.timing
+        case .audio(let data): data.timing
+        }
+    }
+}
+
+/// `kind` of a track: MediaStreamTrack.kind.
+public enum TrackKind: String, Sendable {
+    case video, audio
+}
+
+/// Errors of frame objects, with the WebCodecs wording where there is one.
+public enum MediaFrameError: Error, CustomStringConvertible, Equatable {
+    case closed(String)
+    case invalidArgument(String)
+    case mapFailed(String)
+
+    public var description: String {
+        switch self {
+        case .closed(let what): "InvalidStateError: \(what) is closed and can no longer be used"
+        case .invalidArgument(let why): "TypeError: \(why)"
+        case .mapFailed(let why): "could not map the frame's memory: \(why)"
+        }
+    }
+}
+
+/// Where a frame sits on the GStreamer timeline, kept exact (nanoseconds) so that a generator
+/// can restore the processor's buffer timestamps even when the two run in different pipelines.
+package struct FrameTiming: Sendable {
+    /// The GstBuffer PTS, nanoseconds.
+    package var pts: UInt64?
+    package var duration: UInt64?
+    /// Absolute clock time of the frame's running time (running time + base time of the
+    /// processor's pipeline), or nil when the frame was not captured from a pipeline.
+    package var clockTime: UInt64?
+
+    package init(pts: UInt64? = nil, duration: UInt64? = nil, clockTime: UInt64? = nil) {
+        self.pts = pts
+        self.duration = duration
+        self.clockTime = clockTime
+    }
+
+    package static func microseconds(_ nanoseconds: UInt64?) -> Int64? {
+        nanoseconds.map { Int64($0 / 1000) }
+    }
+}
+
+/// Counts GstBuffers held by live frames: tests use it to prove nothing leaks.
+public enum MediaFrameStatistics {
+    static let live = Atomic<Int>(0)
+    public static var liveFrames: Int { live.load(ordering: .relaxed) }
+}
+
+/// The GstBuffer a frame owns, released exactly once (on close or deinit).
+final class OwnedBuffer: @unchecked Sendable {
+    /// The pointer is only read or replaced under the mutex.
+    private struct Slot: @unchecked Sendable { var buffer: UnsafeMutablePointer<GstBuffer>? }
+    private let state: Mutex<Slot>
+
+    /// Takes ownership of one reference to `buffer`.
+    init(_ buffer: UnsafeMutablePointer<GstBuffer>) {
+        state = Mutex(Slot(buffer: buffer))
+        MediaFrameStatistics.live.add(1, ordering: .relaxed)
+    }
+
+    deinit { release() }
+
+    var isReleased: Bool { state.withLock { $0.buffer == nil } }
+
+    /// The buffer, borrowed. Nil once released.
+    var pointer: UnsafeMutablePointer<GstBuffer>? { state.withLock { $0.buffer } }
+
+    /// Makes the buffer writable in place (copying only when it is shared) and returns it.
+    func makeWritable() -> UnsafeMutablePointer<GstBuffer>? {
+        state.withLock { slot in
+            guard let current = slot.buffer else { return nil }
+            if swift_buffer_is_writable(current) == 0 { slot.buffer = swift_buffer_make_writable(current) }
+            return slot.buffer
+        }
+    }
+
+    /// A new reference to the buffer (transfer full), or nil once released.
+    func newReference() -> UnsafeMutablePointer<GstBuffer>? {
+        state.withLock { slot in slot.buffer.map { gst_buffer_ref($0) } }
+    }
+
+    /// Gives up the frame's reference: returns it (transfer full) to the caller.
+    func take() -> UnsafeMutablePointer<GstBuffer>? {
+        let buffer = state.withLock { slot in
+            defer { slot.buffer = nil }
+            return slot.buffer
+        }
+        if buffer != nil { MediaFrameStatistics.live.subtract(1, ordering: .relaxed) }
+        return buffer
+    }
+
+    func release() {
+        if let buffer = take() { gst_buffer_unref(buffer) }
+    }
+}
