@@ -55,3 +55,10 @@ extension ElementSubclass {
         }
     }
 }
+
+/// `gst_caps_to_string`, freed.
+public func describeCaps(_ caps: UnsafePointer<GstCaps>?) -> String {
+    guard let caps, let text = gst_caps_to_string(caps) else { return "(null)" }
+    defer { g_free(text) }
+    return String(cString: text)
+}

@@ -172,7 +172,7 @@ public enum TransformRegistry {
 }
 
 extension String {
-    func trimmingCharacters(in set: String) -> String {
+    package func trimmingCharacters(in set: String) -> String {
         var view = Substring(self)
         while let first = view.first, set.contains(first) { view.removeFirst() }
         while let last = view.last, set.contains(last) { view.removeLast() }

@@ -1,0 +1,39 @@
+import CGStreamer
+import GStreamerBridge
+import Synchronization
+
+/// Live elements of one kind, found by their current name. `pipe-to` and `pip source=` use it
+/// to reach elements in the same pipeline first and then in any other pipeline of the process.
+final class ElementDirectory<Element: ElementSubclass>: Sendable {
+    private struct Entry: @unchecked Sendable { weak var element: Element? }
+    private let entries = Mutex<[Entry]>([])
+
+    func add(_ element: Element) {
+        entries.withLock { list in
+            list.removeAll { $0.element == nil || $0.element === element }
+            list.append(Entry(element: element))
+        }
+    }
+
+    func remove(_ element: Element) {
+        entries.withLock { list in list.removeAll { $0.element == nil || $0.element === element } }
+    }
+
+    var all: [Element] { entries.withLock { $0.compactMap(\.element) } }
+
+    /// The element named `name`, preferring one inside the same top-level pipeline as `near`.
+    func find(_ name: String, near: ElementSubclass) -> Element? {
+        let candidates = all.filter { $0.name == name }
+        let home = topLevelParent(of: near.objectPointer)
+        return candidates.first { topLevelParent(of: $0.objectPointer) == home } ?? candidates.first
+    }
+
+    private func topLevelParent(of object: UnsafeMutablePointer<GstObject>) -> UnsafeMutablePointer<GstObject> {
+        var current = object
+        while let parent = gst_object_get_parent(current) {
+            gst_object_unref(parent)  // the parent outlives this walk: current keeps it alive
+            current = parent
+        }
+        return current
+    }
+}

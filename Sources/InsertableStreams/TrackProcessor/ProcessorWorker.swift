@@ -1,0 +1,126 @@
+import CGStreamer
+import GStreamerBridge
+import MediaStreams
+import Synchronization
+
+/// The dedicated worker thread of one `trackprocessor`: takes frames from the ring, runs them
+/// through the transform chain and writes the results to the generator (or drops them when
+/// nothing is piped). Never runs on the upstream streaming thread.
+final class ProcessorWorker: @unchecked Sendable {
+    /// Everything here is touched by the worker thread only, after `start()`.
+    private let chain: TransformChain
+    private var chainStarted = false
+    private let ring: FrameRing
+    private let writer: FrameWriter?
+    private unowned let element: TrackProcessorElement
+    private let stopping = StopFlag()
+    private var task: WorkerTask?
+    private let failures = FailureReporter()
+
+    init(element: TrackProcessorElement, ring: FrameRing, transformers: [FrameTransformer], writer: FrameWriter?) {
+        self.element = element
+        self.ring = ring
+        self.writer = writer
+        let stopping = self.stopping
+        chain = TransformChain(stages: transformers) { frame in
+            if let writer {
+                try writer.write(frame, cancelled: { stopping.isSet })
+            } else {
+                frame.close()
+            }
+        }
+    }
+
+    var supportedVideoFormats: Set<VideoPixelFormat>? { chain.supportedVideoFormats }
+    var supportedKinds: Set<TrackKind> { chain.supportedKinds }
+
+    func start() {
+        stopping.isSet = false
+        if task == nil {
+            task = WorkerTask(name: "\(element.name):worker") { [unowned self] in self.iterate() }
+        }
+        task?.start()
+    }
+
+    /// Unblocks and joins the thread. The ring must be flushing already.
+    func stop() {
+        stopping.isSet = true
+        task?.stop()
+    }
+
+    /// Flush-start: interrupt a blocked write; the loop pauses when the ring reports flushing.
+    func interrupt() { stopping.isSet = true }
+
+    private func iterate() {
+        switch ring.next() {
+        case .frame(let frame):
+            guard startChainIfNeeded() else {
+                frame.close()
+                return
+            }
+            do {
+                try chain.process(frame)
+            } catch let error as TrackGeneratorError {
+                // The generator posted the error itself; the frame is gone.
+                TrackProcessorElement.category.warning("generator refused a frame: \(error)", object: element)
+            } catch {
+                failures.report(error, element: element)
+            }
+        case .endOfStream:
+            if startChainIfNeeded() {
+                do { try chain.flush() } catch { failures.report(error, element: element) }
+            }
+            writer?.close()
+            ring.markConsumed()
+            task?.pause()
+        case .flushing:
+            task?.pause()
+        }
+    }
+
+    private func startChainIfNeeded() -> Bool {
+        if chainStarted { return true }
+        do {
+            try chain.start()
+            chainStarted = true
+            return true
+        } catch {
+            element.postError(.library(GST_LIBRARY_ERROR_INIT), "The worker transform failed to start: \(error)",
+                              debug: "start(controller:) of a transform threw")
+            task?.pause()
+            return false
+        }
+    }
+}
+
+/// Posts a warning when a transform throws, at most once a second so that a transform failing
+/// on every frame cannot flood the bus; the warning says how many failures it stands for.
+final class FailureReporter: @unchecked Sendable {
+    private var lastPost: Int64 = 0
+    private var suppressed = 0
+    private(set) var total: UInt64 = 0
+
+    func report(_ error: any Error, element: TrackProcessorElement) {
+        total += 1
+        let now = Int64(g_get_monotonic_time())
+        guard lastPost == 0 || now - lastPost >= 1_000_000 else {
+            suppressed += 1
+            return
+        }
+        let extra = suppressed > 0 ? " (\(suppressed) more failures since the last warning)" : ""
+        suppressed = 0
+        lastPost = now
+        element.postWarning(.stream(GST_STREAM_ERROR_FAILED),
+                            "The worker transform failed on a frame; the frame was dropped and the stream continues: \(error)\(extra)",
+                            debug: "transform(_:controller:) threw; \(total) failures so far")
+    }
+}
+
+/// A flag shared between the worker and the threads that stop it.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool {
+        get { value.load(ordering: .acquiring) }
+        set { value.store(newValue, ordering: .releasing) }
+    }
+}

@@ -1,0 +1,350 @@
+import CGStreamer
+import GStreamerBridge
+import MediaStreams
+import Synchronization
+
+/// `trackprocessor`: MediaStreamTrackProcessor as a GStreamer sink.
+///
+/// Each raw video/audio buffer becomes a `VideoFrame`/`AudioData` (pixels not copied) in a ring
+/// of `max-buffer-size` frames that drops its oldest frame when full, so upstream never waits.
+/// The ring is read by the transform named by `worker`, on the element's own worker thread,
+/// whose output goes to the `trackgenerator` named by `pipe-to`; or, from Swift, by
+/// `TrackProcessor.readable`.
+///
+/// Timing: as a live track, a non-live upstream is paced in real time (GstBaseSink `sync`), but
+/// the pipeline latency is NOT added before frames reach the worker: the generator reports that
+/// latency instead, so the frames are on time downstream of it.
+final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
+    static let category = DebugCategory("trackprocessor", description: "Swift MediaStreamTrackProcessor sink")
+    static let directory = ElementDirectory<TrackProcessorElement>()
+
+    override class var typeName: String { "GstTrackProcessor" }
+    override class var metadata: ElementMetadata {
+        ElementMetadata(
+            longName: "Track processor (MediaStreamTrackProcessor)",
+            classification: "Sink/Video/Audio",
+            description: "Turns raw video/audio buffers into VideoFrame/AudioData for a Swift transform on a dedicated worker thread, optionally piped to a trackgenerator",
+            author: "gst-insertable-streams developers")
+    }
+    override class var padTemplates: [PadTemplateSpec] {
+        [PadTemplateSpec(name: "sink", direction: GST_PAD_SINK,
+                         caps: VideoPixelFormat.capsString(VideoPixelFormat.allCases) + "; " + AudioSampleFormat.capsString)]
+    }
+    override class var properties: [PropertySpec] {
+        [
+            PropertySpec("worker", nick: "Worker transform",
+                         blurb: "Transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"sepia ! mirror\" or \"blur radius=8\". Known: \(TransformRegistry.names.joined(separator: ", ")). Unset: identity when pipe-to is set, otherwise frames wait for a Swift reader",
+                         .string(default: nil), flags: [.readWrite, .mutableReady]),
+            PropertySpec("pipe-to", nick: "Pipe to",
+                         blurb: "Name of the trackgenerator that receives the transform's output (readable.pipeThrough(worker).pipeTo(generator.writable)); searched in this pipeline first, then in every pipeline of the process",
+                         .string(default: nil), flags: [.readWrite, .mutableReady]),
+            PropertySpec("max-buffer-size", nick: "Max buffer size",
+                         blurb: "Frames the ring holds before it drops the oldest (maxBufferSize); 0 = 1 for video, 10 for audio",
+                         .uint(min: 0, max: 1024, default: 0), flags: [.readWrite, .mutableReady]),
+            PropertySpec("total-frames", nick: "Total frames",
+                         blurb: "Frames that entered the ring since the element started (totalFrames)",
+                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
+            PropertySpec("discarded-frames", nick: "Discarded frames",
+                         blurb: "Frames dropped from the ring because the consumer was slower than the source, or flushed (discardedFrames)",
+                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
+        ]
+    }
+
+    private struct Settings {
+        var worker: String?
+        var pipeTo: String?
+        var maxBufferSize: UInt32 = 0
+        var applicationPipe: ApplicationPipe?
+    }
+
+    /// What the current caps describe; read on the streaming thread for every buffer.
+    private enum MediaDescription: @unchecked Sendable {
+        case video(GstVideoInfo, VideoPixelFormat)
+        case audio(GstAudioInfo)
+    }
+
+    let ring = FrameRing(capacity: 1)
+    private let settings = Mutex<Settings>(Settings())
+    private let media = Mutex<MediaDescription?>(nil)
+    private let running = Mutex<RunningState>(RunningState())
+
+    private struct RunningState: @unchecked Sendable {
+        var worker: ProcessorWorker?
+        var generator: TrackGeneratorElement?
+        var acceptedCaps: String?
+    }
+
+    required init(element: UnsafeMutablePointer<GstElement>) {
+        super.init(element: element)
+        gst_base_sink_set_sync(baseSinkPointer, 1)
+        gst_base_sink_set_qos_enabled(baseSinkPointer, 0)
+        Self.directory.add(self)
+    }
+
+    deinit { Self.directory.remove(self) }
+
+    // MARK: properties
+
+    override func setProperty(_ name: String, _ value: PropertyValue) {
+        settings.withLock { settings in
+            switch name {
+            case "worker": settings.worker = value.stringValue
+            case "pipe-to": settings.pipeTo = value.stringValue
+            case "max-buffer-size": settings.maxBufferSize = UInt32(value.intValue ?? 0)
+            default: break
+            }
+        }
+    }
+
+    override func property(_ name: String) -> PropertyValue {
+        switch name {
+        case "worker": .string(settings.withLock { $0.worker })
+        case "pipe-to": .string(settings.withLock { $0.pipeTo })
+        case "max-buffer-size": .uint(settings.withLock { $0.maxBufferSize })
+        case "total-frames": .uint64(ring.totalFrames)
+        case "discarded-frames": .uint64(ring.discardedFrames)
+        default: .none
+        }
+    }
+
+    /// Swift applications: run `transformers` (instead of `worker`) into `writer` (instead of
+    /// `pipe-to`). Takes effect at the next start.
+    func setApplicationPipe(_ pipe: ApplicationPipe?) {
+        settings.withLock { $0.applicationPipe = pipe }
+    }
+
+    // MARK: start / stop
+
+    override func start() -> Bool {
+        let settings = self.settings.withLock { $0 }
+        ring.stopFlushing()
+        let transformers: [FrameTransformer]
+        var writer: FrameWriter?
+        var generator: TrackGeneratorElement?
+        if let pipe = settings.applicationPipe {
+            transformers = pipe.takeTransformers()
+            writer = pipe.writer
+        } else {
+            if let pipeTo = settings.pipeTo, !pipeTo.isEmpty {
+                guard let found = resolveGenerator(named: pipeTo) else { return false }
+                generator = found
+                writer = found
+            }
+            guard let description = settings.worker, !description.trimmingCharacters(in: " ").isEmpty else {
+                transformers = writer == nil ? [] : [PassThrough()]
+                return finishStart(transformers: transformers, writer: writer, generator: generator)
+            }
+            do {
+                transformers = try TransformRegistry.makeTransformers(description, context: transformContext())
+            } catch {
+                postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(description)\": \(error)",
+                          debug: "the worker property could not be parsed into transforms")
+                return false
+            }
+        }
+        return finishStart(transformers: transformers, writer: writer, generator: generator)
+    }
+
+    private func finishStart(transformers: [FrameTransformer], writer: FrameWriter?,
+                             generator: TrackGeneratorElement?) -> Bool {
+        var state = RunningState()
+        state.generator = generator
+        if !transformers.isEmpty || writer != nil {
+            let worker = ProcessorWorker(element: self, ring: ring, transformers: transformers, writer: writer)
+            state.worker = worker
+            state.acceptedCaps = Self.acceptedCaps(kinds: worker.supportedKinds, formats: worker.supportedVideoFormats)
+            worker.start()
+        }
+        running.withLock { $0 = state }
+        generator?.addLatencySource(self)
+        Self.category.info("started: \(transformers.count) transform(s), pipe-to \(generator?.name ?? "nothing")", object: self)
+        return true
+    }
+
+    override func stop() -> Bool {
+        ring.startFlushing()
+        let state = running.withLock { state in
+            defer { state = RunningState() }
+            return state
+        }
+        state.worker?.stop()
+        state.generator?.removeLatencySource(self)
+        media.withLock { $0 = nil }
+        return true
+    }
+
+    private func resolveGenerator(named name: String) -> TrackGeneratorElement? {
+        if let generator = TrackGeneratorElement.directory.find(name, near: self) { return generator }
+        let known = TrackGeneratorElement.directory.all.map(\.name).sorted()
+        let hint = known.isEmpty ? "there is no trackgenerator in this process"
+            : "trackgenerators that exist: \(known.joined(separator: ", "))"
+        postError(.resource(GST_RESOURCE_ERROR_NOT_FOUND), "pipe-to=\"\(name)\" names no trackgenerator (\(hint))",
+                  debug: "create the generator (e.g. `trackgenerator name=\(name)`) before the processor starts")
+        return nil
+    }
+
+    private func transformContext() -> TransformContext {
+        TransformContext(elementName: name) { [weak self] sourceName in
+            guard let self else { return nil }
+            return TrackProcessorElement.directory.find(sourceName, near: self)?.ring
+        }
+    }
+
+    // MARK: caps
+
+    static func acceptedCaps(kinds: Set<TrackKind>, formats: Set<VideoPixelFormat>?) -> String {
+        var parts: [String] = []
+        if kinds.contains(.video) {
+            let allowed = VideoPixelFormat.allCases.filter { formats?.contains($0) ?? true }
+            if !allowed.isEmpty { parts.append(VideoPixelFormat.capsString(allowed)) }
+        }
+        if kinds.contains(.audio) { parts.append(AudioSampleFormat.capsString) }
+        return parts.isEmpty ? "EMPTY" : parts.joined(separator: "; ")
+    }
+
+    /// Template caps, narrowed to what the worker's transforms can process.
+    override func caps(filter: UnsafeMutablePointer<GstCaps>?) -> UnsafeMutablePointer<GstCaps>? {
+        var caps = gst_pad_get_pad_template_caps(sinkPad)!
+        if let restriction = running.withLock({ $0.acceptedCaps }), let allowed = gst_caps_from_string(restriction) {
+            let narrowed = gst_caps_intersect(caps, allowed)!
+            gst_caps_unref(allowed)
+            gst_caps_unref(caps)
+            caps = narrowed
+        }
+        if let filter {
+            let filtered = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST)!
+            gst_caps_unref(caps)
+            caps = filtered
+        }
+        return caps
+    }
+
+    override func setCaps(_ caps: UnsafeMutablePointer<GstCaps>) -> Bool {
+        let structure = gst_caps_get_structure(caps, 0)
+        let isVideo = structure.map { gst_structure_has_name($0, "video/x-raw") != 0 } ?? false
+        let description: MediaDescription
+        if isVideo {
+            var info = GstVideoInfo()
+            guard gst_video_info_from_caps(&info, caps) != 0,
+                  let format = VideoPixelFormat(gstFormat: swift_video_info_format(&info)) else {
+                Self.category.warning("refusing caps \(describeCaps(caps))", object: self)
+                return false
+            }
+            description = .video(info, format)
+        } else {
+            var info = GstAudioInfo()
+            guard gst_audio_info_from_caps(&info, caps) != 0 else { return false }
+            description = .audio(info)
+        }
+        media.withLock { $0 = description }
+        let configured = Int(settings.withLock { $0.maxBufferSize })
+        ring.setCapacity(configured > 0 ? configured : (isVideo ? 1 : 10))
+        Self.category.info("caps \(describeCaps(caps)), ring of \(configured > 0 ? configured : (isVideo ? 1 : 10))", object: self)
+        return true
+    }
+
+    // MARK: data flow
+
+    override func render(_ buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn {
+        guard let description = media.withLock({ $0 }) else {
+            postError(.core(GST_CORE_ERROR_NEGOTIATION), "Received a buffer before caps", debug: nil)
+            return GST_FLOW_NOT_NEGOTIATED
+        }
+        let timing = timing(of: buffer)
+        let frame: MediaFrame
+        switch description {
+        case .video(let info, let format):
+            frame = .video(VideoFrame(buffer: gst_buffer_ref(buffer), info: info, format: format, timing: timing))
+        case .audio(let info):
+            guard let audio = AudioData(buffer: gst_buffer_ref(buffer), info: info, timing: timing) else {
+                return GST_FLOW_NOT_NEGOTIATED
+            }
+            frame = .audio(audio)
+        }
+        ring.push(frame)
+        return GST_FLOW_OK
+    }
+
+    private func timing(of buffer: UnsafeMutablePointer<GstBuffer>) -> FrameTiming {
+        let none = swift_clock_time_none()
+        let pts = swift_buffer_pts(buffer)
+        let duration = swift_buffer_duration(buffer)
+        var timing = FrameTiming(pts: pts == none ? nil : UInt64(pts), duration: duration == none ? nil : UInt64(duration))
+        if pts != none {
+            let runningTime = gst_segment_to_running_time(&baseSinkPointer.pointee.segment, GST_FORMAT_TIME, pts)
+            if runningTime != none {
+                timing.clockTime = UInt64(runningTime) + UInt64(gst_element_get_base_time(elementPointer))
+            }
+        }
+        return timing
+    }
+
+    override func event(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
+        switch swift_event_type(event) {
+        case GST_EVENT_EOS:
+            ring.endStream()
+            // Post EOS only once the worker has flushed its transforms and ended the generator's track.
+            if running.withLock({ $0.worker != nil }) {
+                if !ring.waitUntilConsumed() { Self.category.debug("EOS drain interrupted by a flush", object: self) }
+            }
+        case GST_EVENT_FLUSH_START:
+            ring.startFlushing()
+            running.withLock { $0.worker }?.interrupt()
+        case GST_EVENT_FLUSH_STOP:
+            ring.stopFlushing()
+            running.withLock { $0.worker }?.start()
+        default:
+            break
+        }
+        return super.event(event)
+    }
+
+    override func unlock() -> Bool {
+        // A state change to READY: wake an EOS drain and a writer blocked on the generator.
+        ring.startFlushing()
+        running.withLock { $0.worker }?.interrupt()
+        return super.unlock()
+    }
+
+    /// The pipeline's LATENCY event is not applied: frames go to the worker as soon as they are
+    /// due, and the generator's reported latency covers the hop (see the type's comment).
+    override func sendEvent(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
+        if swift_event_type(event) == GST_EVENT_LATENCY {
+            Self.category.debug("not delaying frames by the pipeline latency", object: self)
+            gst_event_unref(event)
+            return true
+        }
+        return super.sendEvent(event)
+    }
+
+    /// Upstream's latency when it is live (what a generator fed by this processor adds).
+    func upstreamLatency() -> UInt64? {
+        let query = gst_query_new_latency()!
+        defer { gst_query_unref(query) }
+        guard gst_pad_peer_query(sinkPad, query) != 0 else { return nil }
+        var live: gboolean = 0
+        var minimum: GstClockTime = 0
+        var maximum: GstClockTime = 0
+        gst_query_parse_latency(query, &live, &minimum, &maximum)
+        return live != 0 ? UInt64(minimum) : 0
+    }
+}
+
+/// `pipe-to` without `worker`: frames pass unchanged.
+final class PassThrough: FrameTransformer {
+    func transform(_ frame: MediaFrame, controller: TransformController) throws { try controller.enqueue(frame) }
+}
+
+/// What a Swift application set up with `readable.pipeThrough(...).pipeTo(...)`.
+final class ApplicationPipe: @unchecked Sendable {
+    private var transformers: [FrameTransformer]
+    let writer: FrameWriter?
+
+    init(transformers: sending [FrameTransformer], writer: FrameWriter?) {
+        self.transformers = transformers
+        self.writer = writer
+    }
+
+    /// Handed to the worker thread at start, which is then their only user.
+    func takeTransformers() -> [FrameTransformer] { transformers }
+}
