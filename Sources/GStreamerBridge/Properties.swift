@@ -50,11 +50,11 @@ public struct PropertyFlags: OptionSet, Sendable {
     public static let writable = PropertyFlags(rawValue: UInt32(G_PARAM_WRITABLE.rawValue))
     public static let readWrite: PropertyFlags = [.readable, .writable]
     /// Can be changed in READY (GST_PARAM_MUTABLE_READY).
-    public static let mutableReady = PropertyFlags(rawValue: 1 << (8 + 1))
+    public static let mutableReady = PropertyFlags(rawValue: 1 << (8 + 2))
     /// Can be changed in PAUSED (GST_PARAM_MUTABLE_PAUSED).
-    public static let mutablePaused = PropertyFlags(rawValue: 1 << (8 + 2))
+    public static let mutablePaused = PropertyFlags(rawValue: 1 << (8 + 3))
     /// Can be changed in PLAYING (GST_PARAM_MUTABLE_PLAYING).
-    public static let mutablePlaying = PropertyFlags(rawValue: 1 << (8 + 3))
+    public static let mutablePlaying = PropertyFlags(rawValue: 1 << (8 + 4))
     /// Read-only, and its value changes while running (G_PARAM_EXPLICIT_NOTIFY not implied).
     public static let readOnly: PropertyFlags = [.readable]
 }

@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Timing: as a live track, a non-live upstream is paced in real time (GstBaseSink `sync`), but
 /// the pipeline latency is NOT added before frames reach the worker: the generator reports that
-/// latency instead, so the frames are on time downstream of it.
+/// latency instead, so the frames are on time downstream of it. `async` defaults to false.
 final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
     static let category = DebugCategory("trackprocessor", description: "Swift MediaStreamTrackProcessor sink")
     static let directory = ElementDirectory<TrackProcessorElement>()
@@ -78,6 +78,9 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         super.init(element: element)
         gst_base_sink_set_sync(baseSinkPointer, 1)
         gst_base_sink_set_qos_enabled(baseSinkPointer, 0)
+        // No preroll: the generator's downstream sink can only preroll on frames this element
+        // delivers, so an async state change here would deadlock a pipeline holding both.
+        gst_base_sink_set_async_enabled(baseSinkPointer, 0)
         Self.directory.add(self)
     }
 
