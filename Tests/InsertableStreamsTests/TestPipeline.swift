@@ -194,6 +194,18 @@ final class TestPipeline {
         return UInt64(g_value_get_uint64(&value))
     }
 
+    /// A GstStructure-valued property, serialized.
+    func structure(_ elementName: String, _ property: String) -> String {
+        var value = GValue()
+        g_value_init(&value, swift_type_structure())
+        defer { g_value_unset(&value) }
+        let object = UnsafeMutableRawPointer(element(elementName)).assumingMemoryBound(to: GObject.self)
+        g_object_get_property(object, property, &value)
+        guard let structure = gst_value_get_structure(&value), let text = gst_structure_to_string(structure) else { return "" }
+        defer { g_free(text) }
+        return String(cString: text)
+    }
+
     func set(_ elementName: String, _ property: String, _ value: String) {
         let object = UnsafeMutableRawPointer(element(elementName)).assumingMemoryBound(to: GObject.self)
         gst_util_set_object_arg(object, property, value)
