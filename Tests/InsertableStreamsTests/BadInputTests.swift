@@ -49,7 +49,10 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try TestPipeline("videotestsrc ! video/x-raw,format=GRAY8 ! trackprocessor")) { error in
             XCTAssertTrue("\(error)".contains("can't handle caps video/x-raw, format=(string)GRAY8"), "\(error)")
         }
-        let error = try firstError("videotestsrc num-buffers=1 ! video/x-raw,format=GRAY8 ! identity ! trackprocessor pipe-to=g trackgenerator name=g ! fakesink")
+        let pipeline = try TestPipeline("videotestsrc num-buffers=1 ! capsfilter name=cf ! trackprocessor pipe-to=g trackgenerator name=g ! fakesink")
+        pipeline.set("cf", "caps", "video/x-raw,format=GRAY8")
+        pipeline.setState(GST_STATE_PLAYING)
+        let error = pipeline.waitFor(timeout: 10) { $0.kind == .error || $0.kind == .endOfStream }
         XCTAssertEqual(error?.kind, .error)
         XCTAssertTrue(error?.debug.contains("not-negotiated") ?? false, "\(String(describing: error))")
     }

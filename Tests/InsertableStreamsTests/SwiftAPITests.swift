@@ -68,7 +68,7 @@ final class SwiftAPITests: XCTestCase {
         pipeline.setState(GST_STATE_PLAYING)
         XCTAssertNotNil(pipeline.waitFor(timeout: 10) { $0.kind == .endOfStream })
         let timestamps = await consumer.value
-        XCTAssertEqual(timestamps, (0..<8).map { Int64($0) * 33_333 })
+        XCTAssertEqual(timestamps, (0..<8).map { Int64($0) * 1_000_000_000 / 30 / 1000 }, "PTS in microseconds")
     }
 
     /// An application transform, written like a web TransformStream, runs on the element's
@@ -144,7 +144,7 @@ final class SwiftAPITests: XCTestCase {
     }
 
     func testWrongElementIsRejected() throws {
-        let pipeline = try TestPipeline("fakesink name=sink")
+        let pipeline = try TestPipeline("identity ! fakesink name=sink")
         XCTAssertThrowsError(try TrackProcessor(element: pipeline.element("sink")))
     }
 }
