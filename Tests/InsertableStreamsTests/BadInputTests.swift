@@ -6,7 +6,7 @@ import XCTest
 final class BadInputTests: XCTestCase {
     func firstError(_ description: String, timeout: Double = 10) throws -> BusMessage? {
         let pipeline = try TestPipeline(description)
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         return pipeline.waitFor(timeout: timeout) { $0.kind == .error || $0.kind == .endOfStream }
     }
 
@@ -51,7 +51,7 @@ final class BadInputTests: XCTestCase {
         }
         let pipeline = try TestPipeline("videotestsrc num-buffers=1 ! capsfilter name=cf ! trackprocessor pipe-to=g trackgenerator name=g ! fakesink")
         pipeline.set("cf", "caps", "video/x-raw,format=GRAY8")
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         let error = pipeline.waitFor(timeout: 10) { $0.kind == .error || $0.kind == .endOfStream }
         XCTAssertEqual(error?.kind, .error)
         XCTAssertTrue(error?.debug.contains("not-negotiated") ?? false, "\(String(describing: error))")

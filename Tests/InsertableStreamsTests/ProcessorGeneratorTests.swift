@@ -41,7 +41,7 @@ final class ProcessorGeneratorTests: XCTestCase {
             trackprocessor name=proc worker="delay ms=5" pipe-to=gen sync=false max-buffer-size=3 \
             trackgenerator name=gen ! fakesink name=out
             """)
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         var peak = 0
         for _ in 0..<100 {
             peak = max(peak, MediaFrameStatistics.liveFrames)
@@ -96,7 +96,7 @@ final class ProcessorGeneratorTests: XCTestCase {
         gst_pipeline_use_clock(UnsafeMutableRawPointer(consumer.pipeline).assumingMemoryBound(to: GstPipeline.self), clock)
         gst_pipeline_use_clock(UnsafeMutableRawPointer(producer.pipeline).assumingMemoryBound(to: GstPipeline.self), clock)
         let output = consumer.collect("out")
-        consumer.setState(GST_STATE_PLAYING)
+        consumer.play()
         XCTAssertTrue(producer.runToEnd(), "\(producer.messages)")
         XCTAssertNotNil(consumer.waitFor(timeout: 5) { $0.kind == .endOfStream }, "closing the processor's stream ends the other pipeline's track")
         XCTAssertGreaterThanOrEqual(output.count, 10)
@@ -154,7 +154,7 @@ final class ProcessorGeneratorTests: XCTestCase {
             trackprocessor name=proc worker="delay ms=2" pipe-to=gen sync=false trackgenerator name=gen ! fakesink name=out
             """)
         let output = pipeline.collect("out")
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         g_usleep(100_000)
         let seeked = gst_element_seek_simple(pipeline.element("proc"), GST_FORMAT_TIME,
                                              GstSeekFlags(rawValue: GST_SEEK_FLAG_FLUSH.rawValue), 9 * 1_000_000_000)

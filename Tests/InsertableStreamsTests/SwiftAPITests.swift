@@ -65,7 +65,7 @@ final class SwiftAPITests: XCTestCase {
             }
             return timestamps
         }
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         XCTAssertNotNil(pipeline.waitFor(timeout: 10) { $0.kind == .endOfStream })
         let timestamps = await consumer.value
         XCTAssertEqual(timestamps, (0..<8).map { Int64($0) * 1_000_000_000 / 30 / 1000 }, "PTS in microseconds")
@@ -119,7 +119,7 @@ final class SwiftAPITests: XCTestCase {
         let pipeline = try TestPipeline("trackgenerator name=gen ! fakesink name=out")
         let generator = try TrackGenerator(element: pipeline.element("gen"))
         let output = pipeline.collect("out")
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         for index in 0..<4 {
             let size = index < 2 ? (32, 16) : (64, 48)
             try generator.writable.write(.video(try VideoFrame(format: .rgba, width: size.0, height: size.1, timestamp: Int64(index) * 33_000)))
@@ -137,7 +137,7 @@ final class SwiftAPITests: XCTestCase {
     func testAbortEndsTrackWithError() throws {
         let pipeline = try TestPipeline("trackgenerator name=gen ! fakesink")
         let generator = try TrackGenerator(element: pipeline.element("gen"))
-        pipeline.setState(GST_STATE_PLAYING)
+        pipeline.play()
         generator.writable.abort(reason: "camera unplugged")
         let error = pipeline.waitFor(timeout: 5) { $0.kind == .error }
         XCTAssertEqual(error?.text, "The track's writer was aborted: camera unplugged")

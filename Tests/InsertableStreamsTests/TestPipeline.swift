@@ -120,6 +120,12 @@ final class TestPipeline {
         return collector
     }
 
+    /// Starts playing without waiting: a sink fed by a live generator completes its state
+    /// change only when frames arrive.
+    /// (A failure shows up as an ERROR message on the bus, which the tests look for.)
+    @discardableResult
+    func play() -> GstStateChangeReturn { gst_element_set_state(pipeline, GST_STATE_PLAYING) }
+
     @discardableResult
     func setState(_ state: GstState, timeout seconds: Double = 10) -> GstStateChangeReturn {
         let result = gst_element_set_state(pipeline, state)
@@ -131,7 +137,7 @@ final class TestPipeline {
     /// Plays until EOS or ERROR (or the time-out) and returns whether EOS was reached.
     @discardableResult
     func runToEnd(timeout seconds: Double = 20) -> Bool {
-        setState(GST_STATE_PLAYING)
+        play()
         let ended = waitFor(timeout: seconds) { $0.kind == .endOfStream || $0.kind == .error }
         return ended?.kind == .endOfStream
     }
