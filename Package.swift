@@ -60,7 +60,7 @@ let package = Package(
             name: "InsertableStreamsPlugin",
             dependencies: ["InsertableStreams"],
             path: "plugin",
-            exclude: ["exports.map"],
+            exclude: ["exports.map", "build-with-swiftpm.sh"],
             swiftSettings: gstreamerSwiftSettings,
             linkerSettings: [
                 .unsafeFlags([

@@ -155,7 +155,9 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
                 return
             }
             while state.queue.count >= Self.queueCapacity, state.started, !state.closed, !state.flushing {
-                if cancelled() {
+                // Downstream ended or failed (e.g. `pngenc snapshot=true` returned EOS): the
+                // streaming task has stopped taking frames, so waiting would never end.
+                if cancelled() || gst_pad_get_last_flow_return(sourcePad).rawValue < GST_FLOW_OK.rawValue {
                     state.discarded += 1
                     toDrop = frame
                     return
