@@ -3,25 +3,6 @@ import XCTest
 /// Pixel-exact checks of the built-in video transforms: each output frame is compared with the
 /// same frame from a reference pipeline that has no transform.
 final class PixelTransformTests: XCTestCase {
-    /// (reference frames, transformed frames) for `frames` frames of `pattern` in `format`.
-    func run(worker: String, format: String, width: Int = 66, height: Int = 50, frames: Int = 3,
-             pattern: String = "smpte") throws -> ([CapturedBuffer], [CapturedBuffer]) {
-        let caps = "video/x-raw,format=\(format),width=\(width),height=\(height),framerate=30/1"
-        let reference = try TestPipeline("videotestsrc num-buffers=\(frames) pattern=\(pattern) ! \(caps) ! fakesink name=out")
-        let expected = reference.collect("out")
-        XCTAssertTrue(reference.runToEnd(), "reference pipeline did not reach EOS: \(reference.messages)")
-        let pipeline = try TestPipeline("""
-            videotestsrc num-buffers=\(frames) pattern=\(pattern) ! \(caps) ! \
-            trackprocessor name=proc worker="\(worker)" pipe-to=gen sync=false max-buffer-size=16 \
-            trackgenerator name=gen ! fakesink name=out
-            """)
-        let output = pipeline.collect("out")
-        XCTAssertTrue(pipeline.runToEnd(), "pipeline did not reach EOS: \(pipeline.messages)")
-        XCTAssertEqual(output.count, frames, "every frame should come out (ring large enough, no drops)")
-        XCTAssertEqual(expected.count, frames)
-        return (expected.buffers, output.buffers)
-    }
-
     func assertMirrored(format: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let (expected, output) = try run(worker: "mirror", format: format)
         let layout = VideoLayout(caps: output[0].caps)
@@ -61,35 +42,6 @@ final class PixelTransformTests: XCTestCase {
     func testMirrorIsExactI420() throws { try assertMirrored(format: "I420") }
     func testMirrorIsExactNV12() throws { try assertMirrored(format: "NV12") }
     func testMirrorIsExactY444() throws { try assertMirrored(format: "Y444") }
-
-    /// RGB offsets of a 4-byte pixel format.
-    func rgbOffsets(_ format: String) -> (Int, Int, Int) {
-        format.hasPrefix("B") ? (2, 1, 0) : (0, 1, 2)
-    }
-
-    func assertPerPixel(worker: String, format: String, pattern: String = "smpte",
-                        _ formula: (Double, Double, Double) -> (Double, Double, Double),
-                        file: StaticString = #filePath, line: UInt = #line) throws {
-        let (expected, output) = try run(worker: worker, format: format, pattern: pattern)
-        let layout = VideoLayout(caps: output[0].caps)
-        let (ro, go, bo) = rgbOffsets(format)
-        var worst = 0.0
-        for (reference, result) in zip(expected, output) {
-            for row in 0..<layout.height {
-                for x in 0..<layout.width {
-                    let p = row * layout.strides[0] + x * 4
-                    let (r, g, b) = (Double(reference.bytes[p + ro]), Double(reference.bytes[p + go]), Double(reference.bytes[p + bo]))
-                    let want = formula(r, g, b)
-                    worst = max(worst, abs(Double(result.bytes[p + ro]) - want.0), abs(Double(result.bytes[p + go]) - want.1),
-                                abs(Double(result.bytes[p + bo]) - want.2))
-                    if format == "RGBA" || format == "BGRA" {
-                        XCTAssertEqual(result.bytes[p + 3], reference.bytes[p + 3], "alpha must be untouched", file: file, line: line)
-                    }
-                }
-            }
-        }
-        XCTAssertLessThanOrEqual(worst, 1.0, "largest deviation from the documented formula", file: file, line: line)
-    }
 
     static func sepia(_ r: Double, _ g: Double, _ b: Double) -> (Double, Double, Double) {
         (min(255, 0.393 * r + 0.769 * g + 0.189 * b),
@@ -132,4 +84,56 @@ final class PixelTransformTests: XCTestCase {
         let format = VideoLayout(caps: output.buffers[0].caps).format
         XCTAssertTrue(["RGBA", "BGRA", "RGBx", "BGRx"].contains(format), "negotiated \(format)")
     }
+}
+
+/// Helpers shared by the transform test suites.
+extension XCTestCase {
+    /// (reference frames, transformed frames) for `frames` frames of `pattern` in `format`.
+    func run(worker: String, format: String, width: Int = 66, height: Int = 50, frames: Int = 3,
+             pattern: String = "smpte") throws -> ([CapturedBuffer], [CapturedBuffer]) {
+        let caps = "video/x-raw,format=\(format),width=\(width),height=\(height),framerate=30/1"
+        let reference = try TestPipeline("videotestsrc num-buffers=\(frames) pattern=\(pattern) ! \(caps) ! fakesink name=out")
+        let expected = reference.collect("out")
+        XCTAssertTrue(reference.runToEnd(), "reference pipeline did not reach EOS: \(reference.messages)")
+        let pipeline = try TestPipeline("""
+            videotestsrc num-buffers=\(frames) pattern=\(pattern) ! \(caps) ! \
+            trackprocessor name=proc worker="\(worker)" pipe-to=gen sync=false max-buffer-size=16 \
+            trackgenerator name=gen ! fakesink name=out
+            """)
+        let output = pipeline.collect("out")
+        XCTAssertTrue(pipeline.runToEnd(), "pipeline did not reach EOS: \(pipeline.messages)")
+        XCTAssertEqual(output.count, frames, "every frame should come out (ring large enough, no drops)")
+        XCTAssertEqual(expected.count, frames)
+        return (expected.buffers, output.buffers)
+    }
+
+    /// RGB offsets of a 4-byte pixel format.
+    func rgbOffsets(_ format: String) -> (Int, Int, Int) {
+        format.hasPrefix("B") ? (2, 1, 0) : (0, 1, 2)
+    }
+
+    func assertPerPixel(worker: String, format: String, pattern: String = "smpte",
+                        _ formula: (Double, Double, Double) -> (Double, Double, Double),
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let (expected, output) = try run(worker: worker, format: format, pattern: pattern)
+        let layout = VideoLayout(caps: output[0].caps)
+        let (ro, go, bo) = rgbOffsets(format)
+        var worst = 0.0
+        for (reference, result) in zip(expected, output) {
+            for row in 0..<layout.height {
+                for x in 0..<layout.width {
+                    let p = row * layout.strides[0] + x * 4
+                    let (r, g, b) = (Double(reference.bytes[p + ro]), Double(reference.bytes[p + go]), Double(reference.bytes[p + bo]))
+                    let want = formula(r, g, b)
+                    worst = max(worst, abs(Double(result.bytes[p + ro]) - want.0), abs(Double(result.bytes[p + go]) - want.1),
+                                abs(Double(result.bytes[p + bo]) - want.2))
+                    if format == "RGBA" || format == "BGRA" {
+                        XCTAssertEqual(result.bytes[p + 3], reference.bytes[p + 3], "alpha must be untouched", file: file, line: line)
+                    }
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1.0, "largest deviation from the documented formula", file: file, line: line)
+    }
+
 }
