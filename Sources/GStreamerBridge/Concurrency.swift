@@ -43,7 +43,7 @@ public final class LockedCondition: @unchecked Sendable {
 }
 
 /// A dedicated worker thread driven by a GstTask: GStreamer names the thread, and
-/// `stop()` joins it. `body` runs in a loop until `pause()` or `stop()`.
+/// `stop()` joins it. `body` runs in a loop until `stop()`.
 public final class WorkerTask: @unchecked Sendable {
     private final class Body {
         let run: @Sendable () -> Void
@@ -77,10 +77,11 @@ public final class WorkerTask: @unchecked Sendable {
     }
 
     public func start() { gst_task_start(task) }
-    public func pause() { gst_task_pause(task) }
 
     /// Stops the loop and waits for the thread to finish. The body must have been unblocked
-    /// first; never call this from the task's own thread.
+    /// first; never call this from the task's own thread. A body must not change the task's
+    /// state itself (a `pause()` from inside could overwrite this stop, and the join would never
+    /// return): block inside the body instead.
     public func stop() {
         gst_task_stop(task)
         gst_task_join(task)

@@ -9,8 +9,10 @@ import GStreamerBridge
 public final class FrameRing: @unchecked Sendable {
     public enum Next {
         case frame(MediaFrame)
+        /// Once per stream: everything before it was delivered.
         case endOfStream
-        case flushing
+        /// The consumer must return: its element is stopping.
+        case shutdown
     }
 
     private let sync = LockedCondition()
@@ -19,6 +21,7 @@ public final class FrameRing: @unchecked Sendable {
     private var ended = false
     private var flushing = false
     private var consumed = false
+    private var isShutDown = false
     private var total: UInt64 = 0
     private var discarded: UInt64 = 0
     private var asyncWaiter: CheckedContinuation<MediaFrame?, Never>?
@@ -71,13 +74,17 @@ public final class FrameRing: @unchecked Sendable {
         return accepted
     }
 
-    /// Blocks until a frame is available, the stream ended (and is drained), or the ring flushes.
+    /// Blocks until a frame is available, the stream ended (reported once), or the ring shuts
+    /// down. While flushing, and after the end of the stream was consumed, it keeps waiting: the
+    /// consumer thread never has to pause itself (which would race with a restart).
     public func next() -> Next {
         sync.withLock {
             while true {
-                if flushing { return .flushing }
-                if !frames.isEmpty { return .frame(frames.removeFirst()) }
-                if ended { return .endOfStream }
+                if isShutDown { return .shutdown }
+                if !flushing {
+                    if !frames.isEmpty { return .frame(frames.removeFirst()) }
+                    if ended && !consumed { return .endOfStream }
+                }
                 sync.wait()
             }
         }
@@ -148,6 +155,26 @@ public final class FrameRing: @unchecked Sendable {
             flushing = false
             ended = false
             consumed = false
+            sync.broadcast()
+        }
+    }
+
+    /// Flushes and makes a blocked `next()` return `.shutdown` (the element is stopping).
+    public func shutDown() {
+        startFlushing()
+        sync.withLock {
+            isShutDown = true
+            sync.broadcast()
+        }
+    }
+
+    /// Ready for a new run after `shutDown()`: empty, not flushing, not ended.
+    public func restart() {
+        sync.withLock {
+            isShutDown = false
+            flushing = false
+            ended = false
+            consumed = false
         }
     }
 
@@ -160,10 +187,11 @@ public final class FrameRing: @unchecked Sendable {
         }
     }
 
-    /// Waits until the consumer has handled the end of stream; false if flushing interrupted it.
+    /// Waits until the consumer has handled the end of stream; false if a flush or shutdown
+    /// interrupted it.
     public func waitUntilConsumed() -> Bool {
         sync.withLock {
-            while !consumed && !flushing { sync.wait() }
+            while !consumed && !flushing && !isShutDown { sync.wait() }
             return consumed
         }
     }

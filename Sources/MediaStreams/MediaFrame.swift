@@ -108,6 +108,15 @@ final class OwnedBuffer: @unchecked Sendable {
         }
     }
 
+    /// Swaps in `replacement` (transfer full) and drops the old buffer.
+    func replace(with replacement: UnsafeMutablePointer<GstBuffer>) {
+        let old = state.withLock { slot in
+            defer { slot.buffer = replacement }
+            return slot.buffer
+        }
+        if let old { gst_buffer_unref(old) } else { MediaFrameStatistics.live.add(1, ordering: .relaxed) }
+    }
+
     /// A new reference to the buffer (transfer full), or nil once released.
     func newReference() -> UnsafeMutablePointer<GstBuffer>? {
         state.withLock { slot in slot.buffer.map { gst_buffer_ref($0) } }

@@ -134,10 +134,44 @@ public final class VideoFrame: @unchecked Sendable {
         return try map(pointer, swift_map_readwrite(), body)
     }
 
-    private func map<R>(_ pointer: UnsafeMutablePointer<GstBuffer>, _ flags: GstMapFlags,
+    /// For transforms that compute every output pixel from the input (mirror, colour maps):
+    /// `body` reads `source` and writes `destination`. When the frame's buffer is not shared,
+    /// both are the same memory (`inPlace` is true). When it is shared, `destination` is a new
+    /// pooled buffer that replaces the frame's afterwards: no copy of pixels that would be
+    /// overwritten anyway, as `withMutablePlanes` would have to make.
+    public func rewritePixels<R>(_ body: (_ source: [VideoPlane], _ destination: [MutableVideoPlane], _ inPlace: Bool) throws -> R) throws -> R {
+        guard let current = buffer.pointer else { throw MediaFrameError.closed("VideoFrame") }
+        if swift_buffer_is_writable(current) != 0, gst_buffer_is_all_memory_writable(current) != 0 {
+            return try map(current, swift_map_readwrite()) { planes in
+                try body(planes.map { VideoPlane(data: UnsafeRawPointer($0.data), stride: $0.stride, rowBytes: $0.rowBytes, rows: $0.rows) },
+                         planes, true)
+            }
+        }
+        guard let fresh = PixelBufferPools.acquire(videoInfo) else {
+            return try withMutablePlanes { planes in
+                try body(planes.map { VideoPlane(data: UnsafeRawPointer($0.data), stride: $0.stride, rowBytes: $0.rowBytes, rows: $0.rows) },
+                         planes, true)
+            }
+        }
+        _ = gst_buffer_copy_into(fresh, current, GstBufferCopyFlags(rawValue: GST_BUFFER_COPY_FLAGS.rawValue | GST_BUFFER_COPY_TIMESTAMPS.rawValue), 0, gsize.max)
+        var freshInfo = GstVideoInfo()
+        gst_video_info_set_format(&freshInfo, videoInfo.finfo.pointee.format, guint(videoInfo.width), guint(videoInfo.height))
+        do {
+            let result = try withPlanes { source in
+                try map(fresh, swift_map_readwrite(), info: freshInfo) { destination in try body(source, destination, false) }
+            }
+            buffer.replace(with: fresh)
+            return result
+        } catch {
+            gst_buffer_unref(fresh)
+            throw error
+        }
+    }
+
+    private func map<R>(_ pointer: UnsafeMutablePointer<GstBuffer>, _ flags: GstMapFlags, info layout: GstVideoInfo? = nil,
                         _ body: ([MutableVideoPlane]) throws -> R) throws -> R {
         var mapped = GstVideoFrame()
-        var info = videoInfo
+        var info = layout ?? videoInfo
         guard gst_video_frame_map(&mapped, &info, pointer, flags) != 0 else {
             throw MediaFrameError.mapFailed("gst_video_frame_map failed for a \(format.rawValue) \(codedWidth)x\(codedHeight) buffer")
         }

@@ -39,6 +39,42 @@ final class PixelTransformTests: XCTestCase {
     }
 
     func testMirrorIsExactRGBA() throws { try assertMirrored(format: "RGBA") }
+
+    /// Behind a tee the processor's buffers are shared with the other branch: the transform must
+    /// write into new memory (never into the shared buffer), and still mirror exactly.
+    func testSharedBuffersAreNeverWrittenInPlace() throws {
+        for (worker, format) in [("mirror", "RGBA"), ("mirror", "I420"), ("sepia", "RGBA"), ("invert", "NV12")] {
+            let pipeline = try TestPipeline("""
+                videotestsrc num-buffers=4 pattern=smpte ! video/x-raw,format=\(format),width=34,height=20 ! tee name=t \
+                t. ! queue ! fakesink name=reference sync=false \
+                t. ! queue ! trackprocessor worker=\(worker) pipe-to=gen sync=false max-buffer-size=8 \
+                trackgenerator name=gen ! fakesink name=out
+                """)
+            let reference = pipeline.collect("reference")
+            let output = pipeline.collect("out")
+            XCTAssertTrue(pipeline.runToEnd(), "\(pipeline.messages)")
+            let clean = try TestPipeline("videotestsrc num-buffers=4 pattern=smpte ! video/x-raw,format=\(format),width=34,height=20 ! fakesink name=out")
+            let expected = clean.collect("out")
+            XCTAssertTrue(clean.runToEnd())
+            XCTAssertEqual(output.count, 4, worker)
+            let layout = VideoLayout(caps: expected.buffers[0].caps)
+            for (seen, original) in zip(reference.buffers, expected.buffers) {
+                for row in 0..<layout.height {
+                    let start = row * layout.strides[0]
+                    XCTAssertTrue(seen.bytes[start..<start + layout.width] == original.bytes[start..<start + layout.width],
+                                  "\(worker) \(format): the other branch of the tee saw modified pixels in row \(row)")
+                }
+            }
+            for (result, original) in zip(output.buffers, expected.buffers) {
+                XCTAssertFalse(result.bytes[0..<layout.width] == original.bytes[0..<layout.width], "\(worker) changed nothing")
+                if worker == "mirror" && format == "RGBA" {
+                    for x in 0..<layout.width {
+                        XCTAssertTrue(result.bytes[x * 4..<x * 4 + 4] == original.bytes[(layout.width - 1 - x) * 4..<(layout.width - x) * 4])
+                    }
+                }
+            }
+        }
+    }
     func testMirrorIsExactI420() throws { try assertMirrored(format: "I420") }
     func testMirrorIsExactNV12() throws { try assertMirrored(format: "NV12") }
     func testMirrorIsExactY444() throws { try assertMirrored(format: "Y444") }

@@ -42,14 +42,17 @@ final class ProcessorWorker: @unchecked Sendable {
         task?.start()
     }
 
-    /// Unblocks and joins the thread. The ring must be flushing already.
+    /// Joins the thread. The ring must be shut down already, so the loop returns promptly.
     func stop() {
         stopping.isSet = true
         task?.stop()
     }
 
-    /// Flush-start: interrupt a blocked write; the loop pauses when the ring reports flushing.
+    /// Flush-start: interrupt a write blocked on the generator; the loop then waits in the ring.
     func interrupt() { stopping.isSet = true }
+
+    /// Flush-stop: writes may block again.
+    func resume() { stopping.isSet = false }
 
     private func iterate() {
         switch ring.next() {
@@ -72,9 +75,9 @@ final class ProcessorWorker: @unchecked Sendable {
             }
             writer?.close()
             ring.markConsumed()
-            task?.pause()
-        case .flushing:
-            task?.pause()
+        case .shutdown:
+            // stop() follows at once; do not spin meanwhile.
+            g_usleep(1000)
         }
     }
 
@@ -87,7 +90,6 @@ final class ProcessorWorker: @unchecked Sendable {
         } catch {
             element.postError(.library(GST_LIBRARY_ERROR_INIT), "The worker transform failed to start: \(error)",
                               debug: "start(controller:) of a transform threw")
-            task?.pause()
             return false
         }
     }

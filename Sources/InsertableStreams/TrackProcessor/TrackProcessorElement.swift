@@ -81,6 +81,10 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         // No preroll: the generator's downstream sink can only preroll on frames this element
         // delivers, so an async state change here would deadlock a pipeline holding both.
         gst_base_sink_set_async_enabled(baseSinkPointer, 0)
+        // last-sample would keep a reference to every frame, so transforms writing to it would
+        // always have to copy it first.
+        gst_base_sink_set_last_sample_enabled(baseSinkPointer, 0)
+        interceptEndOfStream()
         Self.directory.add(self)
     }
 
@@ -120,7 +124,7 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
 
     override func start() -> Bool {
         let settings = self.settings.withLock { $0 }
-        ring.stopFlushing()
+        ring.restart()
         let transformers: [FrameTransformer]
         var writer: FrameWriter?
         var generator: TrackGeneratorElement?
@@ -165,7 +169,7 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
     }
 
     override func stop() -> Bool {
-        ring.startFlushing()
+        ring.shutDown()
         let state = running.withLock { state in
             defer { state = RunningState() }
             return state
@@ -282,20 +286,40 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         return timing
     }
 
+    /// GstBaseSink's own pad event function, which `interceptEndOfStream` wraps.
+    nonisolated(unsafe) private static var baseSinkEventFunction: GstPadEventFunction?
+
+    /// EOS must reach GstBaseSink (which posts the EOS message) only once the worker has flushed
+    /// its transforms and ended the generator's track. That wait cannot happen in the `event`
+    /// vfunc: GstBaseSink calls it holding its PREROLL lock, which a state change to PLAYING also
+    /// needs, while the worker may need exactly that state change (of the generator) to drain.
+    /// So the wait happens in the pad's event function, before GstBaseSink's, under the stream
+    /// lock only; state changes flush the ring (unlock) before they take that lock.
+    private func interceptEndOfStream() {
+        let pad = sinkPad
+        if Self.baseSinkEventFunction == nil { Self.baseSinkEventFunction = pad.pointee.eventfunc }
+        gst_pad_set_event_function_full(pad, { pad, parent, event in
+            guard let event, let parent, let processor = TypeRegistry.implementation(of: parent) as? TrackProcessorElement
+            else { return 0 }
+            if swift_event_type(event) == GST_EVENT_EOS { processor.drainBeforeEndOfStream() }
+            return TrackProcessorElement.baseSinkEventFunction?(pad, parent, event) ?? 0
+        }, nil, nil)
+    }
+
+    private func drainBeforeEndOfStream() {
+        ring.endStream()
+        guard running.withLock({ $0.worker != nil }) else { return }
+        if !ring.waitUntilConsumed() { Self.category.debug("EOS drain interrupted by a flush or stop", object: self) }
+    }
+
     override func event(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
         switch swift_event_type(event) {
-        case GST_EVENT_EOS:
-            ring.endStream()
-            // Post EOS only once the worker has flushed its transforms and ended the generator's track.
-            if running.withLock({ $0.worker != nil }) {
-                if !ring.waitUntilConsumed() { Self.category.debug("EOS drain interrupted by a flush", object: self) }
-            }
         case GST_EVENT_FLUSH_START:
             ring.startFlushing()
             running.withLock { $0.worker }?.interrupt()
         case GST_EVENT_FLUSH_STOP:
             ring.stopFlushing()
-            running.withLock { $0.worker }?.start()
+            running.withLock { $0.worker }?.resume()
         default:
             break
         }

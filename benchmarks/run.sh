@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Benchmarks the plugin's trackprocessor/trackgenerator against GStreamer's C elements and
+# writes BENCHMARKS.md at the package root.
+#
+#   benchmarks/run.sh                 # everything (about 3-5 minutes on 2 cores)
+#   benchmarks/run.sh --rounds 3      # extra arguments go to benchmarks/bench.py (see --help)
+#
+# Builds the plugin in release mode in its own scratch path (.build-bench, git-ignored), copies
+# libgstinsertablestreams.so alone into a temporary folder and runs everything with
+# GST_PLUGIN_PATH=<that folder> and a private GST_REGISTRY, so no other build and no cached
+# registry can be picked up. Needs Debian's /usr/bin/python3 with PyGObject (python3-gi).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+python=/usr/bin/python3
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+"$python" -c 'import gi; gi.require_version("Gst", "1.0")' 2>/dev/null || {
+    echo "run.sh: $python with PyGObject (gi) and GStreamer introspection is required" >&2
+    exit 1
+}
+
+echo "== building (release, scratch path .build-bench)"
+swift build -c release --scratch-path .build-bench --product gstinsertablestreams
+bin_dir="$(swift build -c release --scratch-path .build-bench --show-bin-path)"
+library="$bin_dir/libgstinsertablestreams.so"
+[[ -f "$library" ]] || { echo "run.sh: $library was not built" >&2; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/gst-insertable-bench.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/plugins"
+cp "$library" "$work/plugins/"
+
+# GST_PLUGIN_PATH_1_0 / GST_REGISTRY_1_0 take precedence over the unversioned names: clear them.
+unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
+export GST_PLUGIN_PATH="$work/plugins"
+export GST_REGISTRY="$work/registry.bin"
+
+# The plugin must come from the folder just made, not from anywhere else.
+loaded="$(gst-inspect-1.0 insertablestreams | awk '/^  Filename/ {print $2}')"
+if [[ "$loaded" != "$work/plugins/libgstinsertablestreams.so" ]]; then
+    echo "run.sh: gst-inspect-1.0 found the plugin at '$loaded', expected $work/plugins" >&2
+    exit 1
+fi
+
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git status --porcelain -- Sources plugin Package.swift 2>/dev/null)" ]]; then
+    commit="$commit (with uncommitted changes under Sources/, plugin/ or Package.swift)"
+fi
+export BENCH_COMMIT="$commit"
+export BENCH_SWIFT="$(swift --version 2>&1 | head -n 1)"
+
+echo "== benchmarking (plugin from $GST_PLUGIN_PATH)"
+status=0
+timeout 1200 "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" "$@" || status=$?
+if [[ $status -eq 124 ]]; then
+    echo "run.sh: the benchmark did not finish within 20 minutes" >&2
+fi
+exit "$status"
