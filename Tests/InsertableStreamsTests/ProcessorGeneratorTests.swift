@@ -80,8 +80,12 @@ final class ProcessorGeneratorTests: XCTestCase {
         let output = pipeline.collect("out")
         XCTAssertTrue(pipeline.runToEnd(timeout: 10), "\(pipeline.messages)")
         XCTAssertGreaterThanOrEqual(output.count, 43, "nearly every frame of a 30 fps live source gets through")
+        // The sink drops buffers more than 5 ms late. Allow two on a loaded 2-core CI machine:
+        // without the generator's latency report every frame would be late.
         let stats = pipeline.structure("out", "stats")
-        XCTAssertTrue(stats.contains("dropped=(guint64)0"), "the syncing sink dropped late buffers: \(stats)")
+        let dropped = stats.split(separator: ",").first { $0.contains("dropped=") }
+            .flatMap { UInt64($0.split(separator: ")").last ?? "") } ?? .max
+        XCTAssertLessThanOrEqual(dropped, 2, "the syncing sink dropped late buffers: \(stats)")
     }
 
     /// Processor and generator in two pipelines sharing the system clock and base time.
