@@ -28,12 +28,14 @@ final class ElementDirectory<Element: ElementSubclass>: Sendable {
         return candidates.first { topLevelParent(of: $0.objectPointer) == home } ?? candidates.first
     }
 
-    private func topLevelParent(of object: UnsafeMutablePointer<GstObject>) -> UnsafeMutablePointer<GstObject> {
-        var current = object
-        while let parent = gst_object_get_parent(current) {
-            gst_object_unref(parent)  // the parent outlives this walk: current keeps it alive
+    /// The outermost bin holding `object` (or `object` itself), compared by identity only.
+    private func topLevelParent(of object: UnsafeMutablePointer<GstObject>) -> UnsafeMutableRawPointer {
+        var current = gst_object_ref(object).assumingMemoryBound(to: GstObject.self)
+        while let parent = gst_object_get_parent(current) {  // a new reference
+            gst_object_unref(current)
             current = parent
         }
-        return current
+        defer { gst_object_unref(current) }
+        return UnsafeMutableRawPointer(current)
     }
 }
