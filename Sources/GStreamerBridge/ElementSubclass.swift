@@ -77,6 +77,25 @@ open class ElementSubclass: @unchecked Sendable {
         return sendEvent(elementPointer, event) != 0
     }
 
+    // MARK: pads made with addPad(fromTemplate:)
+
+    /// A buffer arrived on a sink pad (transfer full).
+    open func chain(pad: UnsafeMutablePointer<GstPad>, buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn {
+        gst_buffer_unref(buffer)
+        return GST_FLOW_NOT_SUPPORTED
+    }
+
+    /// An event arrived on one of the pads (transfer full). Default: GStreamer's default handling
+    /// (forwarded to the pads of the other direction).
+    open func event(pad: UnsafeMutablePointer<GstPad>, event: UnsafeMutablePointer<GstEvent>) -> Bool {
+        gst_pad_event_default(pad, objectPointer, event) != 0
+    }
+
+    /// A query arrived on one of the pads. Default: GStreamer's default handling.
+    open func query(pad: UnsafeMutablePointer<GstPad>, query: UnsafeMutablePointer<GstQuery>) -> Bool {
+        gst_pad_query_default(pad, objectPointer, query) != 0
+    }
+
     // MARK: conveniences for subclasses
 
     /// The element's current name (a copy).
