@@ -87,5 +87,4 @@ public final class WorkerTask: @unchecked Sendable {
         gst_task_join(task)
     }
 
-    public var isRunning: Bool { gst_task_get_state(task) == GST_TASK_STARTED }
 }

@@ -113,9 +113,4 @@ open class ElementSubclass: @unchecked Sendable {
     public func emitSignal(_ name: String, _ arguments: [PropertyValue]) {
         SignalEmission.emit(on: self, name: name, arguments: arguments)
     }
-
-    /// Notifies listeners of `notify::<name>` that a read-only property changed.
-    public func notifyPropertyChanged(_ name: String) {
-        g_object_notify(UnsafeMutableRawPointer(elementPointer).assumingMemoryBound(to: GObject.self), name)
-    }
 }
