@@ -6,8 +6,11 @@
 //   CGStreamer          C headers of GStreamer 1.22 plus inline wrappers for its macros
 //   GStreamerBridge     the Swift <-> GObject subclassing layer every element uses
 //   MediaStreams        VideoFrame / AudioData, the frame ring, TransformStream-like API
-//   BuiltinTransforms   sepia, mirror, blur, pip, ... (selected by the `worker` property)
+//   EncodedStreams      EncodedVideoFrame / EncodedAudioFrame, RTCRtpScriptTransformer-like API,
+//                       codec frame layouts (which bytes payloaders need in clear)
+//   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
 //   InsertableStreams   the elements (one folder each) and their registration; library product
+//   WebRTCLoopback      two webrtcbin peers in one process (example program and tests)
 //   plugin/             the shared object's descriptor and export list -> libgstinsertablestreams.so
 import PackageDescription
 import Foundation
@@ -46,16 +49,25 @@ let package = Package(
         // For Swift applications: the frame/stream API and in-process element registration.
         .library(name: "InsertableStreams", targets: ["InsertableStreams"]),
         .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
+        .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
     ],
     targets: [
         .systemLibrary(name: "CGStreamer"),
         .target(name: "GStreamerBridge", dependencies: ["CGStreamer"], swiftSettings: gstreamerSwiftSettings),
         .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge"],
                 swiftSettings: gstreamerSwiftSettings),
-        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams"], swiftSettings: gstreamerSwiftSettings),
-        .target(name: "InsertableStreams",
-                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "BuiltinTransforms"],
+        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams"],
                 swiftSettings: gstreamerSwiftSettings),
+        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams"],
+                swiftSettings: gstreamerSwiftSettings),
+        .target(name: "InsertableStreams",
+                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms"],
+                swiftSettings: gstreamerSwiftSettings),
+        .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "InsertableStreams"],
+                swiftSettings: gstreamerSwiftSettings,
+                linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0")]),
+        .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback"],
+                          swiftSettings: gstreamerSwiftSettings),
         .target(
             name: "InsertableStreamsPlugin",
             dependencies: ["InsertableStreams"],
@@ -75,7 +87,8 @@ let package = Package(
         .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
         .testTarget(name: "InsertableStreamsTests",
-                    dependencies: ["InsertableStreams", "BuiltinTransforms", "CGStreamer", "GStreamerBridge"],
+                    dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
+                                   "GStreamerBridge", "WebRTCLoopback"],
                     swiftSettings: gstreamerSwiftSettings),
     ]
 )

@@ -10,6 +10,10 @@
 #include <gst/base/gstpushsrc.h>
 #include <gst/video/video.h>
 #include <gst/audio/audio.h>
+#include <gst/rtp/rtp.h>
+// webrtcbin and SDP: headers only; the targets that use them link gstwebrtc-1.0 and gstsdp-1.0.
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
 
 // ---- GType fundamentals (G_TYPE_MAKE_FUNDAMENTAL is function-like) ----
 static inline GType swift_type_boolean(void) { return G_TYPE_BOOLEAN; }

@@ -1,0 +1,1 @@
+// Encoded frames and the RTCRtpScriptTransformer-like API (work in progress).

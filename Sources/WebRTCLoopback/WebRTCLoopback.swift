@@ -1,0 +1,1 @@
+// Two webrtcbin peers in one process (work in progress).

@@ -1,0 +1,2 @@
+// webrtc-loopback example program (work in progress).
+print("not implemented yet")
