@@ -1,10 +1,13 @@
+import EncodedStreams
 import MediaStreams
 
 /// The transforms `worker` can name out of the box.
 public enum BuiltinTransforms {
-    /// Adds every built-in transform to `TransformRegistry` (idempotent).
+    /// Adds every built-in raw-frame transform to `TransformRegistry` and every built-in
+    /// encoded-frame transform to `EncodedTransformRegistry` (idempotent).
     public static func registerAll() {
         for descriptor in descriptors { TransformRegistry.register(descriptor) }
+        for descriptor in EncodedBuiltins.descriptors { EncodedTransformRegistry.register(descriptor) }
     }
 
     public static let descriptors: [TransformDescriptor] = [

@@ -13,6 +13,7 @@
 #include <gst/rtp/rtp.h>
 // webrtcbin and SDP: headers only; the targets that use them link gstwebrtc-1.0 and gstsdp-1.0.
 #include <gst/sdp/sdp.h>
+#define GST_USE_UNSTABLE_API  // webrtc headers of plugins-bad; acknowledges that API is unstable
 #include <gst/webrtc/webrtc.h>
 
 // ---- GType fundamentals (G_TYPE_MAKE_FUNDAMENTAL is function-like) ----

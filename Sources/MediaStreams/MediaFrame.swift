@@ -76,31 +76,31 @@ package struct FrameTiming: Sendable {
 
 /// Counts GstBuffers held by live frames: tests use it to prove nothing leaks.
 public enum MediaFrameStatistics {
-    static let live = Atomic<Int>(0)
+    package static let live = Atomic<Int>(0)
     public static var liveFrames: Int { live.load(ordering: .relaxed) }
 }
 
 /// The GstBuffer a frame owns, released exactly once (on close or deinit).
-final class OwnedBuffer: @unchecked Sendable {
+package final class OwnedBuffer: @unchecked Sendable {
     /// The pointer is only read or replaced under the mutex.
     private struct Slot: @unchecked Sendable { var buffer: UnsafeMutablePointer<GstBuffer>? }
     private let state: Mutex<Slot>
 
     /// Takes ownership of one reference to `buffer`.
-    init(_ buffer: UnsafeMutablePointer<GstBuffer>) {
+    package init(_ buffer: UnsafeMutablePointer<GstBuffer>) {
         state = Mutex(Slot(buffer: buffer))
         MediaFrameStatistics.live.add(1, ordering: .relaxed)
     }
 
     deinit { release() }
 
-    var isReleased: Bool { state.withLock { $0.buffer == nil } }
+    package var isReleased: Bool { state.withLock { $0.buffer == nil } }
 
     /// The buffer, borrowed. Nil once released.
-    var pointer: UnsafeMutablePointer<GstBuffer>? { state.withLock { $0.buffer } }
+    package var pointer: UnsafeMutablePointer<GstBuffer>? { state.withLock { $0.buffer } }
 
     /// Makes the buffer writable in place (copying only when it is shared) and returns it.
-    func makeWritable() -> UnsafeMutablePointer<GstBuffer>? {
+    package func makeWritable() -> UnsafeMutablePointer<GstBuffer>? {
         state.withLock { slot in
             guard let current = slot.buffer else { return nil }
             if swift_buffer_is_writable(current) == 0 { slot.buffer = swift_buffer_make_writable(current) }
@@ -109,7 +109,7 @@ final class OwnedBuffer: @unchecked Sendable {
     }
 
     /// Swaps in `replacement` (transfer full) and drops the old buffer.
-    func replace(with replacement: UnsafeMutablePointer<GstBuffer>) {
+    package func replace(with replacement: UnsafeMutablePointer<GstBuffer>) {
         let old = state.withLock { slot in
             defer { slot.buffer = replacement }
             return slot.buffer
@@ -118,12 +118,12 @@ final class OwnedBuffer: @unchecked Sendable {
     }
 
     /// A new reference to the buffer (transfer full), or nil once released.
-    func newReference() -> UnsafeMutablePointer<GstBuffer>? {
+    package func newReference() -> UnsafeMutablePointer<GstBuffer>? {
         state.withLock { slot in slot.buffer.map { gst_buffer_ref($0) } }
     }
 
     /// Gives up the frame's reference: returns it (transfer full) to the caller.
-    func take() -> UnsafeMutablePointer<GstBuffer>? {
+    package func take() -> UnsafeMutablePointer<GstBuffer>? {
         let buffer = state.withLock { slot in
             defer { slot.buffer = nil }
             return slot.buffer
@@ -132,7 +132,7 @@ final class OwnedBuffer: @unchecked Sendable {
         return buffer
     }
 
-    func release() {
+    package func release() {
         if let buffer = take() { gst_buffer_unref(buffer) }
     }
 }

@@ -35,7 +35,7 @@ public struct TransformParameters {
     public let transformName: String
     private let values: [String: String]
 
-    init(transformName: String, values: [String: String]) {
+    package init(transformName: String, values: [String: String]) {
         self.transformName = transformName
         self.values = values
     }
@@ -122,13 +122,13 @@ public enum TransformRegistry {
         }
     }
 
-    struct Step: Equatable {
-        var name: String
-        var values: [String: String]
+    package struct Step: Equatable {
+        package var name: String
+        package var values: [String: String]
     }
 
     /// `name key=value ... ! name ...`. Values may be double-quoted to contain spaces.
-    static func parse(_ description: String) throws -> [Step] {
+    package static func parse(_ description: String) throws -> [Step] {
         let trimmed = description.trimmingCharacters(in: " \t\n")
         guard !trimmed.isEmpty else { throw TransformSpecError("worker is empty; name a transform such as \"sepia ! mirror\"") }
         return try trimmed.split(separator: "!", omittingEmptySubsequences: false).enumerated().map { index, part in

@@ -1,1 +1,0 @@
-// Encoded frames and the RTCRtpScriptTransformer-like API (work in progress).
