@@ -73,6 +73,8 @@ static inline void swift_object_lock(GstObject *o) { GST_OBJECT_LOCK(o); }
 static inline void swift_object_unlock(GstObject *o) { GST_OBJECT_UNLOCK(o); }
 static inline GstPad *swift_base_sink_pad(GstBaseSink *s) { return GST_BASE_SINK_PAD(s); }
 static inline GstPad *swift_base_src_pad(GstBaseSrc *s) { return GST_BASE_SRC_PAD(s); }
+static inline void swift_pad_set_flags(GstPad *p, GstPadFlags f) { GST_OBJECT_FLAG_SET(p, f); }
+static inline gboolean swift_event_is_upstream(GstEvent *e) { return GST_EVENT_IS_UPSTREAM(e); }
 static inline GstFlowReturn swift_flow_flushing(void) { return GST_FLOW_FLUSHING; }
 static inline GstFlowReturn swift_flow_custom_success(void) { return GST_FLOW_CUSTOM_SUCCESS; }
 

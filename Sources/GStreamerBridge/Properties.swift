@@ -70,6 +70,8 @@ public struct PropertySpec: Sendable {
         case double(min: Double, max: Double, default: Double)
         case string(default: String?)
         case enumeration(EnumType, default: Int32)
+        /// A GstStructure (gst-launch writes it as a string: `options,name=senderTransform`).
+        case structure
     }
     public var name: String
     public var nick: String
@@ -96,6 +98,7 @@ public struct PropertySpec: Sendable {
         case .double(let lo, let hi, let d): g_param_spec_double(name, nick, blurb, lo, hi, d, flags)
         case .string(let d): g_param_spec_string(name, nick, blurb, d, flags)
         case .enumeration(let type, let d): g_param_spec_enum(name, nick, blurb, type.gtype, d, flags)
+        case .structure: g_param_spec_boxed(name, nick, blurb, swift_type_structure(), flags)
         }
         return spec!
     }

@@ -1,3 +1,4 @@
+@_exported import EncodedStreams
 @_exported import MediaStreams
 import BuiltinTransforms
 import CGStreamer
@@ -5,7 +6,8 @@ import GStreamerBridge
 
 /// Entry points for applications and for the plugin.
 public enum InsertableStreams {
-    /// Registers `trackprocessor` and `trackgenerator` (and the built-in transforms).
+    /// Registers `trackprocessor`, `trackgenerator` and `rtpscripttransform` (and the built-in
+    /// transforms).
     ///
     /// The plugin calls this with its GstPlugin. A Swift application that links this library
     /// calls it with no plugin after `gst_init`, so that the elements it creates are the Swift
@@ -15,7 +17,8 @@ public enum InsertableStreams {
         BuiltinTransforms.registerAll()
         let processor = registerElement(TrackProcessorElement.self, name: "trackprocessor", plugin: plugin)
         let generator = registerElement(TrackGeneratorElement.self, name: "trackgenerator", plugin: plugin)
-        return processor && generator
+        let scriptTransform = registerElement(RtpScriptTransformElement.self, name: "rtpscripttransform", plugin: plugin)
+        return processor && generator && scriptTransform
     }
 }
 
