@@ -7,8 +7,9 @@
 public enum ClearBytesPolicy: String, Sendable, CaseIterable {
     /// Keep clear what GStreamer 1.22's stock payloaders/depayloaders parse: VP8 the frame
     /// header, first partition and partition-size table (rtpvp8pay bool-decodes the first
-    /// partition); H.264/H.265 every NAL unit before the first slice plus the slice's NAL header
-    /// and first byte, the rest escaped so that no start code appears in it; Opus the TOC byte.
+    /// partition); VP9 the uncompressed header up to the frame size (10 bytes key, 1 delta);
+    /// H.264/H.265 every NAL unit before the first slice plus the slice's NAL header and first
+    /// byte, the rest escaped so that no start code appears in it; Opus the TOC byte.
     case gstreamer
     /// The layout deployed browser E2EE uses (LiveKit, Jitsi): VP8 10 bytes (key) / 3 (delta),
     /// Opus 1, H.264/H.265 as `gstreamer`, VP9 and AV1 nothing. rtpvp8pay cannot carry VP8
@@ -46,7 +47,12 @@ public struct FrameLayout: Sendable, Equatable {
             // partition, at most 7 of them. Its length is inside the bool-coded first partition,
             // so both ends keep the largest possible table clear.
             return prefix(header + firstPartition + 21)
-        case .vp9, .av1:
+        case .vp9:
+            // rtpvp9pay parses the uncompressed header: byte 0 of every frame, and up to the
+            // frame size (10 bytes) on key frames.
+            guard policy == .gstreamer else { return prefix(0) }
+            return prefix(VP9FrameHeader.isKeyFrame(frame) ? 10 : 1)
+        case .av1:
             return prefix(0)
         case .h264, .h265:
             return H26xEscaping.layout(of: frame, codec: codec)

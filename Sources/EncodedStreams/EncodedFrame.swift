@@ -185,7 +185,7 @@ open class EncodedFrame: @unchecked Sendable {
     /// A copy of the bytes; assigning replaces them (the web's `frame.data = newBuffer`).
     public var data: [UInt8] {
         get { (try? withUnsafeBytes { Array($0.bindMemory(to: UInt8.self)) }) ?? [] }
-        set { try? replaceData(count: newValue.count) { $0.copyMemory(from: UnsafeRawBufferPointer(start: newValue, count: newValue.count)) } }
+        set { try? replaceData(count: newValue.count) { output in newValue.withUnsafeBytes { output.copyMemory(from: $0) } } }
     }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
@@ -331,5 +331,20 @@ public enum VP8FrameHeader {
         let width = (Int(bytes[6]) | Int(bytes[7]) << 8) & 0x3fff
         let height = (Int(bytes[8]) | Int(bytes[9]) << 8) & 0x3fff
         return (width, height)
+    }
+}
+
+/// The first byte of a VP9 frame's uncompressed header.
+public enum VP9FrameHeader {
+    /// frame_type == KEY_FRAME (and not a shown existing frame). Bits from the most significant:
+    /// frame_marker(2) profile_low(1) profile_high(1) [reserved(1) for profile 3]
+    /// show_existing_frame(1) frame_type(1).
+    public static func isKeyFrame(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let first = bytes.first, first >> 6 == 2 else { return false }
+        let profile = (first >> 5) & 1 | ((first >> 4) & 1) << 1
+        let shift = profile == 3 ? 1 : 0
+        let showExisting = (first >> (3 - shift)) & 1
+        let frameType = (first >> (2 - shift)) & 1
+        return showExisting == 0 && frameType == 0
     }
 }

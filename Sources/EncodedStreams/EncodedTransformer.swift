@@ -63,15 +63,19 @@ package protocol EncodedTransformHost: AnyObject {
     var side: TransformSide { get }
     var options: TransformMessage { get }
     var currentCodec: EncodedCodec? { get }
+    /// Called on the worker thread only.
     func write(_ frame: EncodedFrame) throws
+    var isOnWorkerThread: Bool { get }
+    /// Runs `work` on the worker thread, after what it is doing now.
+    func schedule(_ work: @escaping @Sendable () throws -> Void)
     func post(_ message: TransformMessage)
     func generateKeyFrame(rid: String?, completion: (@Sendable (Result<Int64?, EncodedTransformError>) -> Void)?) throws
     func sendKeyFrameRequest() throws
 }
 
 /// What a transformer is given: `RTCRtpScriptTransformer`'s methods plus the stream
-/// controller's `enqueue`.
-public final class EncodedTransformController {
+/// controller's `enqueue`. Every method may be called from any thread.
+public final class EncodedTransformController: @unchecked Sendable {
     private unowned let host: any EncodedTransformHost
     private let downstream: (EncodedFrame) throws -> Void
 
@@ -93,7 +97,20 @@ public final class EncodedTransformController {
     /// enqueued in the order they were read and at most once: the element drops (and counts)
     /// a frame older than the last one it pushed. Callable from another thread too; the
     /// element then pushes it from its worker thread.
-    public func enqueue(_ frame: EncodedFrame) throws { try downstream(frame) }
+    public func enqueue(_ frame: EncodedFrame) throws {
+        if host.isOnWorkerThread {
+            try downstream(frame)
+        } else {
+            let handoff = Handoff(frame: frame, downstream: downstream)
+            host.schedule { try handoff.downstream(handoff.frame) }
+        }
+    }
+
+    /// A frame and the rest of the chain, moved to the worker thread.
+    private struct Handoff: @unchecked Sendable {
+        let frame: EncodedFrame
+        let downstream: (EncodedFrame) throws -> Void
+    }
 
     /// Sends `message` to the application: the element emits its `message` signal and posts it
     /// as an element message on the bus.

@@ -16,6 +16,7 @@ enum TestEnvironment {
         gst_init(nil, nil)
         InsertableStreams.registerElements()
         TestTransforms.register()
+        EncodedTestTransforms.register()
     }()
 }
 
@@ -36,6 +37,8 @@ struct CapturedBuffer {
     let duration: UInt64?
     let bytes: [UInt8]
     let caps: String
+    /// GST_BUFFER_FLAG_DELTA_UNIT.
+    let isDelta: Bool
 }
 
 /// Copies every buffer passing a pad (a pad probe; no appsink needed).
@@ -59,7 +62,8 @@ final class BufferCollector: @unchecked Sendable {
             gst_caps_unref(caps)
         }
         let captured = CapturedBuffer(pts: pts == none ? nil : UInt64(pts), duration: duration == none ? nil : UInt64(duration),
-                                      bytes: bytes, caps: capsText)
+                                      bytes: bytes, caps: capsText,
+                                      isDelta: swift_buffer_flags(buffer).rawValue & GST_BUFFER_FLAG_DELTA_UNIT.rawValue != 0)
         storage.withLock { $0.append(captured) }
     }
 }
@@ -108,10 +112,17 @@ final class TestPipeline {
         collectors.append(collector)
         let padPointer = gst_element_get_static_pad(element(name), pad)!
         defer { gst_object_unref(padPointer) }
-        _ = gst_pad_add_probe(padPointer, GST_PAD_PROBE_TYPE_BUFFER, { pad, info, data in
+        let types = GstPadProbeType(rawValue: GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue)
+        _ = gst_pad_add_probe(padPointer, types, { pad, info, data in
             let collector = Unmanaged<BufferCollector>.fromOpaque(data!).takeUnretainedValue()
-            if let buffer = info?.pointee.data, let pad {
-                collector.add(buffer.assumingMemoryBound(to: GstBuffer.self), pad: pad)
+            guard let info, let item = info.pointee.data, let pad else { return GST_PAD_PROBE_OK }
+            if info.pointee.type.rawValue & GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue != 0 {
+                let list = OpaquePointer(item)
+                for index in 0..<gst_buffer_list_length(list) {
+                    if let buffer = gst_buffer_list_get(list, index) { collector.add(buffer, pad: pad) }
+                }
+            } else {
+                collector.add(item.assumingMemoryBound(to: GstBuffer.self), pad: pad)
             }
             return GST_PAD_PROBE_OK
         }, Unmanaged.passRetained(collector).toOpaque(), { data in

@@ -40,9 +40,17 @@ final class RTPStreamInfoSource: @unchecked Sendable {
                 return
             }
             let log = Unmanaged.passRetained(packets).toOpaque()
-            let probe = gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, { _, info, data in
-                if let info, let data, let buffer = info.pointee.data?.assumingMemoryBound(to: GstBuffer.self) {
-                    Unmanaged<PacketLog>.fromOpaque(data).takeUnretainedValue().record(buffer)
+            let types = GstPadProbeType(rawValue: GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue)
+            let probe = gst_pad_add_probe(pad, types, { _, info, data in
+                guard let info, let data, let item = info.pointee.data else { return GST_PAD_PROBE_OK }
+                let log = Unmanaged<PacketLog>.fromOpaque(data).takeUnretainedValue()
+                if info.pointee.type.rawValue & GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue != 0 {
+                    let list = OpaquePointer(item)
+                    for index in 0..<gst_buffer_list_length(list) {
+                        if let buffer = gst_buffer_list_get(list, index) { log.record(buffer) }
+                    }
+                } else {
+                    log.record(item.assumingMemoryBound(to: GstBuffer.self))
                 }
                 return GST_PAD_PROBE_OK
             }, log, { data in

@@ -23,7 +23,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     private enum ControlItem {
         case message(TransformMessage)
         case keyFrameRequest(UnsafeMutablePointer<GstEvent>, allHeaders: Bool)
-        case write(EncodedFrame)
+        case run(@Sendable () throws -> Void)
     }
 
     private enum Item {
@@ -174,8 +174,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
         for item in dropped.1 {
             switch item {
             case .keyFrameRequest(let event, _): gst_event_unref(event)
-            case .write(let frame): frame.close()
-            case .message: break
+            case .run, .message: break
             }
         }
     }
@@ -222,8 +221,11 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             } else {
                 _ = gst_pad_push_event(sinkPad, event)
             }
-        case .control(.write(let frame)):
-            push(frame)
+        case .control(.run(let work)):
+            do { try work() } catch {
+                counters.failed.add(1, ordering: .relaxed)
+                failures.report(error, element: element)
+            }
         case .data(.buffer(let buffer)):
             process(buffer)
         case .data(.event(let event)):
@@ -234,8 +236,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     private func release(_ item: Item) {
         switch item {
         case .control(.keyFrameRequest(let event, _)): gst_event_unref(event)
-        case .control(.write(let frame)): frame.close()
-        case .control(.message): break
+        case .control(.run), .control(.message): break
         case .data(.buffer(let buffer)): gst_buffer_unref(buffer)
         case .data(.event(let event)): _ = gst_pad_push_event(srcPad, event)
         }
@@ -315,19 +316,19 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     // MARK: EncodedTransformHost
 
-    func write(_ frame: EncodedFrame) throws {
-        if workerThread.load(ordering: .relaxed) != UInt(pthread_self()) {
-            // Only the worker thread may push: hand the frame over.
-            sync.withLock {
-                controls.append(.write(frame))
-                sync.broadcast()
-            }
-            return
+    var isOnWorkerThread: Bool { workerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    func schedule(_ work: @escaping @Sendable () throws -> Void) {
+        sync.withLock {
+            controls.append(.run(work))
+            sync.broadcast()
         }
-        push(frame)
     }
 
+    func write(_ frame: EncodedFrame) throws { push(frame) }
+
     /// Pushes `frame` downstream unless it comes from another stream, out of order or twice.
+    /// Worker thread only.
     private func push(_ frame: EncodedFrame) {
         guard frame.origin.stream == streamID, frame.origin.sequence > lastWritten, let buffer = frame.takeBuffer() else {
             counters.rejected.add(1, ordering: .relaxed)
