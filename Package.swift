@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "InsertableStreams"],
                 swiftSettings: gstreamerSwiftSettings,
                 linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0")]),
-        .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback"],
+        .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
         .target(
             name: "InsertableStreamsPlugin",

@@ -100,4 +100,12 @@ static inline gint swift_audio_info_bpf(const GstAudioInfo *i) { return GST_AUDI
 static inline gint swift_audio_info_width(const GstAudioInfo *i) { return GST_AUDIO_INFO_WIDTH(i); }
 static inline gpointer swift_audio_buffer_plane_data(GstAudioBuffer *b, guint p) { return b->planes[p]; }
 
+// ---- signals (g_signal_connect and g_signal_emit_by_name are a macro / variadic) ----
+static inline gulong swift_signal_connect_element(gpointer instance, const gchar *signal, void (*handler)(GstElement *, gpointer), gpointer data, GClosureNotify destroy) { return g_signal_connect_data(instance, signal, G_CALLBACK(handler), data, destroy, (GConnectFlags)0); }
+static inline gulong swift_signal_connect_element_pad(gpointer instance, const gchar *signal, void (*handler)(GstElement *, GstPad *, gpointer), gpointer data, GClosureNotify destroy) { return g_signal_connect_data(instance, signal, G_CALLBACK(handler), data, destroy, (GConnectFlags)0); }
+static inline gulong swift_signal_connect_element_uint_string(gpointer instance, const gchar *signal, void (*handler)(GstElement *, guint, gchar *, gpointer), gpointer data, GClosureNotify destroy) { return g_signal_connect_data(instance, signal, G_CALLBACK(handler), data, destroy, (GConnectFlags)0); }
+static inline void swift_signal_emit_by_name_pointer_pointer(gpointer instance, const gchar *signal, gpointer a, gpointer b) { g_signal_emit_by_name(instance, signal, a, b); }
+static inline void swift_signal_emit_by_name_uint_string(gpointer instance, const gchar *signal, guint a, const gchar *b) { g_signal_emit_by_name(instance, signal, a, b); }
+static inline GType swift_type_webrtc_session_description(void) { return GST_TYPE_WEBRTC_SESSION_DESCRIPTION; }
+
 #endif

@@ -1,2 +1,218 @@
-// webrtc-loopback example program (work in progress).
-print("not implemented yet")
+// webrtc-loopback: two webrtcbin peers in one process, test video and audio from A to B through
+// optional encoded-frame transforms, with per-second figures and a pass/fail exit status.
+//
+//   webrtc-loopback [--codec vp8|h264|none] [--no-audio] [--seconds N]
+//                   [--send-transform DESC|none] [--receive-transform DESC|none] [--json] [--dump-stats]
+//                   [--request-keyframe N]
+//
+// Exit status: 0 when, after a 2 s warm-up, intact frames >= 90 % of the frames sent (video and
+// audio), 1 otherwise, 2 on a pipeline or negotiation error, 64 on a usage error.
+// WEBRTC_LOOPBACK_DEBUG=1 prints the signalling (SDP, candidates) to stderr.
+import CGStreamer
+import Glibc
+import InsertableStreams
+import WebRTCLoopback
+
+let usage = """
+    usage: webrtc-loopback [--codec vp8|h264|none] [--no-audio] [--seconds N]
+                           [--send-transform DESC|none] [--receive-transform DESC|none] [--json] [--dump-stats]
+                           [--request-keyframe N]   (every N s, as a decoder would: PLI/FIR from receiver to sender)
+      transforms default to "\(LoopbackConfiguration.defaultTransform)"; "none" means no element
+    """
+
+func fail(_ message: String, status: Int32) -> Never {
+    let text = message + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+    exit(status)
+}
+
+// MARK: - options
+
+var configuration = LoopbackConfiguration(videoCodec: .vp8, audio: true)
+var sendTransform: String? = LoopbackConfiguration.defaultTransform
+var receiveTransform: String? = LoopbackConfiguration.defaultTransform
+var seconds = 10
+var json = false
+var dumpStats = false
+var keyFrameInterval = 0
+
+var arguments = CommandLine.arguments.dropFirst()
+@MainActor func value(for option: String) -> String {
+    guard let value = arguments.popFirst() else { fail("\(option) needs a value\n\(usage)", status: 64) }
+    return value
+}
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--codec":
+        let name = value(for: argument)
+        if name == "none" {
+            configuration.videoCodec = nil
+        } else if let codec = VideoCodec(rawValue: name) {
+            configuration.videoCodec = codec
+        } else {
+            fail("unknown codec \(name)\n\(usage)", status: 64)
+        }
+    case "--no-audio": configuration.audio = false
+    case "--seconds":
+        guard let number = Int(value(for: argument)), number > 0 else { fail("--seconds needs a positive integer", status: 64) }
+        seconds = number
+    case "--send-transform":
+        let description = value(for: argument)
+        sendTransform = description == "none" ? nil : description
+    case "--receive-transform":
+        let description = value(for: argument)
+        receiveTransform = description == "none" ? nil : description
+    case "--json": json = true
+    case "--dump-stats": dumpStats = true
+    case "--request-keyframe":
+        guard let number = Int(value(for: argument)), number > 0 else { fail("--request-keyframe needs a positive integer", status: 64) }
+        keyFrameInterval = number
+    case "--help", "-h":
+        print(usage)
+        exit(0)
+    default: fail("unknown option \(argument)\n\(usage)", status: 64)
+    }
+}
+if configuration.videoCodec == nil && !configuration.audio { fail("nothing to send (--codec none --no-audio)", status: 64) }
+configuration.setTransforms(send: sendTransform, receive: receiveTransform)
+
+// MARK: - run
+
+gst_init(nil, nil)
+InsertableStreams.registerElements()
+
+let loopback: WebRTCLoopback
+do {
+    loopback = try WebRTCLoopback(configuration)
+    try loopback.start()
+} catch {
+    fail("webrtc-loopback: \(error)", status: 2)
+}
+
+@MainActor func line(_ statistics: LoopbackStatistics) -> String {
+    var parts = ["\(String(Int(statistics.elapsed.rounded())).leftPadded(3))s"]
+    if configuration.videoCodec != nil {
+        let v = statistics.video
+        parts.append("video sent \(v.framesSent) (key \(v.keyFramesSent)) recv \(v.framesReceived) (key \(v.keyFramesReceived))"
+                     + " dec \(v.framesDecoded) intact \(v.intactFrames) pli \(v.pliCount) fir \(v.firCount) nack \(v.nackCount) kfr \(v.keyFrameRequests)")
+    }
+    if configuration.audio {
+        let a = statistics.audio
+        parts.append("audio sent \(a.framesSent) recv \(a.framesReceived) dec \(a.framesDecoded) intact \(a.intactFrames)")
+    }
+    return parts.joined(separator: " | ")
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+let warmUp = seconds > 2 ? 2 : 0
+let startedAt = g_get_monotonic_time()
+var warmUpSnapshot = LoopbackStatistics()
+var reportedMessages = 0
+var second = 0
+runLoop: while second < seconds {
+    second += 1
+    while g_get_monotonic_time() < startedAt + gint64(second) * 1_000_000 {
+        if loopback.hasFailed { break runLoop }
+        g_usleep(20_000)
+    }
+    let statistics = loopback.statistics()
+    if second == warmUp { warmUpSnapshot = statistics }
+    if keyFrameInterval > 0 && second % keyFrameInterval == 0 && !loopback.requestKeyFrame() && !json {
+        print("  (key frame request not handled)")
+    }
+    let messages = loopback.errors
+    for message in messages.dropFirst(reportedMessages) where !json { print("  \(message)") }
+    reportedMessages = messages.count
+    if !json { print(line(statistics)) }
+}
+
+let final = loopback.statistics()
+let report = dumpStats ? loopback.senderStatsReport() : nil
+loopback.stop()
+
+if loopback.hasFailed {
+    let messages = loopback.errors.filter { $0.hasPrefix("error:") }
+    if json {
+        print(#"{"status":2,"errors":[\#(messages.map(jsonString).joined(separator: ","))]}"#)
+    }
+    fail("webrtc-loopback: pipeline error:\n  " + messages.joined(separator: "\n  "), status: 2)
+}
+
+// MARK: - verdict
+
+let measured = final - warmUpSnapshot
+func passes(_ figures: StreamStatistics) -> Bool {
+    figures.framesSent > 0 && Double(figures.intactFrames) >= 0.9 * Double(figures.framesSent)
+}
+let videoOK = configuration.videoCodec == nil || passes(measured.video)
+let audioOK = !configuration.audio || passes(measured.audio)
+let status: Int32 = videoOK && audioOK ? 0 : 1
+
+func jsonString(_ text: String) -> String {
+    var escaped = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": escaped += "\\\""
+        case "\\": escaped += "\\\\"
+        case "\n": escaped += "\\n"
+        case _ where scalar.value < 0x20: escaped += "\\u" + String(String(scalar.value, radix: 16).leftPadded(4).map { $0 == " " ? "0" : $0 })
+        default: escaped.unicodeScalars.append(scalar)
+        }
+    }
+    return escaped + "\""
+}
+
+func jsonObject(_ figures: StreamStatistics) -> String {
+    let fields: [(String, Int)] = [
+        ("framesSent", figures.framesSent), ("keyFramesSent", figures.keyFramesSent),
+        ("framesReceived", figures.framesReceived), ("keyFramesReceived", figures.keyFramesReceived),
+        ("framesDecoded", figures.framesDecoded), ("intactFrames", figures.intactFrames),
+        ("pliCount", figures.pliCount), ("firCount", figures.firCount), ("nackCount", figures.nackCount),
+        ("keyFrameRequests", figures.keyFrameRequests),
+    ]
+    return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+}
+
+func ratio(_ figures: StreamStatistics) -> String {
+    String(Double(Int(figures.intactRatio * 10_000)) / 10_000)
+}
+
+if json {
+    var members = [
+        "\"status\":\(status)",
+        "\"codec\":\(jsonString(configuration.videoCodec?.rawValue ?? "none"))",
+        "\"audio\":\(configuration.audio)",
+        "\"seconds\":\(seconds)", "\"warmUpSeconds\":\(warmUp)",
+        "\"sendTransform\":\(sendTransform.map(jsonString) ?? "null")",
+        "\"receiveTransform\":\(receiveTransform.map(jsonString) ?? "null")",
+        "\"total\":{\"video\":\(jsonObject(final.video)),\"audio\":\(jsonObject(final.audio))}",
+        "\"afterWarmUp\":{\"video\":\(jsonObject(measured.video)),\"audio\":\(jsonObject(measured.audio))}",
+        "\"videoIntactRatio\":\(ratio(measured.video))", "\"audioIntactRatio\":\(ratio(measured.audio))",
+        "\"warnings\":[\(loopback.errors.map(jsonString).joined(separator: ","))]",
+    ]
+    if let report { members.append("\"senderStats\":\(jsonString(report))") }
+    print("{" + members.joined(separator: ",") + "}")
+} else {
+    print("summary (after a \(warmUp) s warm-up):")
+    if configuration.videoCodec != nil {
+        let v = measured.video
+        print("  video \(configuration.videoCodec!.rawValue): sent \(v.framesSent) (key \(v.keyFramesSent)), received \(v.framesReceived)"
+              + " (key \(v.keyFramesReceived)), decoded \(v.framesDecoded), intact \(v.intactFrames) = \(ratio(v)),"
+              + " PLI \(final.video.pliCount) FIR \(final.video.firCount) NACK \(final.video.nackCount)"
+              + " key frame requests at the encoder \(final.video.keyFrameRequests) (whole run)"
+              + (videoOK ? "" : "  FAILED"))
+        print("    last colours: \(loopback.lastReceivedSample(video: true))")
+    }
+    if configuration.audio {
+        let a = measured.audio
+        print("  audio opus: sent \(a.framesSent), received \(a.framesReceived), decoded \(a.framesDecoded),"
+              + " intact \(a.intactFrames) = \(ratio(a))" + (audioOK ? "" : "  FAILED")
+              + "; last crossing rate \(loopback.lastReceivedSample(video: false))")
+    }
+    if let report { print("sender get-stats:\n\(report)") }
+    print(status == 0 ? "PASS" : "FAIL")
+}
+exit(status)

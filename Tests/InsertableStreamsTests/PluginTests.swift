@@ -54,6 +54,7 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(plugin.status, 0, plugin.output)
         XCTAssertTrue(plugin.output.contains("trackprocessor: Track processor (MediaStreamTrackProcessor)"), plugin.output)
         XCTAssertTrue(plugin.output.contains("trackgenerator: Track generator (VideoTrackGenerator)"), plugin.output)
+        XCTAssertTrue(plugin.output.contains("rtpscripttransform: RTP script transform (RTCRtpScriptTransform)"), plugin.output)
 
         let processor = try run("/usr/bin/gst-inspect-1.0", ["trackprocessor"])
         XCTAssertEqual(processor.status, 0, processor.output)
@@ -66,6 +67,14 @@ final class PluginTests: XCTestCase {
         for expected in ["Source/Video/Audio", "(0): video", "(1): audio", "muted", "processing-deadline",
                          "changeable in NULL, READY, PAUSED or PLAYING state"] {
             XCTAssertTrue(generator.output.contains(expected), "gst-inspect trackgenerator lacks: \(expected)")
+        }
+        let script = try run("/usr/bin/gst-inspect-1.0", ["rtpscripttransform"])
+        for expected in ["Filter/Network/RTP", "video/x-vp8", "alignment: au", "audio/x-opus", "audio/G722",
+                         "Known: identity, negate", "Boxed pointer of type \"GstStructure\"", "(2): receive",
+                         "Range: 1 - 10000 Default: 60", "rejected-frames", "key-frame-requests",
+                         "\"message\" :  void user_function (GstElement* object,", "\"post-message\" :  void user_function (GstElement* object,",
+                         "\"generate-key-frame\" :  gboolean user_function (GstElement* object,", "\"send-key-frame-request\" :  gboolean user_function (GstElement* object);"] {
+            XCTAssertTrue(script.output.contains(expected), "gst-inspect rtpscripttransform lacks: \(expected)")
         }
     }
 
@@ -97,6 +106,14 @@ final class PluginTests: XCTestCase {
             "audiotestsrc num-buffers=20 ! audio/x-raw,format=S16LE,layout=non-interleaved,channels=2 ! "
                 + "trackprocessor worker=\"gain db=-3\" pipe-to=gen sync=false trackgenerator name=gen kind=audio ! fakesink",
             "videotestsrc num-buffers=5 ! trackprocessor worker=nonexistent pipe-to=gen trackgenerator name=gen ! fakesink",
+            "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48 ! vp8enc deadline=1 ! tee name=t ! queue ! "
+                + "rtpscripttransform worker=negate ! rtpvp8pay ! rtpvp8depay ! rtpscripttransform worker=\"negate ! identity\" ! vp8dec ! fakesink "
+                + "t. ! queue ! rtpscripttransform worker=\"negate clear=none\" max-pending-frames=2 ! fakesink",
+            "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48 ! openh264enc ! rtpscripttransform worker=negate ! "
+                + "rtph264pay ! rtph264depay ! rtpscripttransform worker=negate ! avdec_h264 ! fakesink "
+                + "audiotestsrc num-buffers=20 ! opusenc ! rtpscripttransform worker=negate ! rtpopuspay ! rtpopusdepay ! "
+                + "rtpscripttransform worker=negate ! opusdec ! fakesink",
+            "videotestsrc num-buffers=5 ! vp8enc ! rtpscripttransform worker=nonexistent ! fakesink",
         ]
         for pipeline in pipelines {
             let result = try run("/usr/bin/gst-launch-1.0", ["-q"] + splitArguments(pipeline),

@@ -1,0 +1,96 @@
+import CGStreamer
+import WebRTCLoopback
+import XCTest
+
+/// `rtpscripttransform` inside two `webrtcbin` peers of one process (VP8 or H.264 video and
+/// Opus audio from `sender` to `receiver`), decoded pictures and sound checked against what
+/// the test sources draw (SMPTE bars, a 440 Hz sine).
+final class WebRTCLoopbackTests: XCTestCase {
+    /// Starts a loopback, waits for media, and measures `seconds` after that warm-up.
+    private func run(_ codec: VideoCodec, send: String?, receive: String?, seconds: Double = 3) throws -> (LoopbackStatistics, WebRTCLoopback) {
+        _ = TestEnvironment.ready
+        var configuration = LoopbackConfiguration(videoCodec: codec, audio: true)
+        configuration.setTransforms(send: send, receive: receive)
+        let loopback = try WebRTCLoopback(configuration)
+        try loopback.start()
+        _ = loopback.waitUntilConnected(timeout: 10)
+        usleep(1_000_000)
+        let warm = loopback.statistics()
+        usleep(UInt32(seconds * 1e6))
+        let measured = loopback.statistics() - warm
+        return (measured, loopback)
+    }
+
+    func testNegateOnBothEndsDecodes() throws {
+        for codec in [VideoCodec.vp8, .h264] {
+            let (figures, loopback) = try run(codec, send: "rtpscripttransform worker=negate", receive: "rtpscripttransform worker=negate")
+            defer { loopback.stop() }
+            XCTAssertFalse(loopback.hasFailed, "\(codec): \(loopback.errors)")
+            XCTAssertGreaterThan(figures.video.framesSent, 60, "\(codec)")
+            XCTAssertGreaterThanOrEqual(figures.video.intactRatio, 0.9, "\(codec) video: \(figures.video)")
+            XCTAssertGreaterThanOrEqual(figures.audio.intactRatio, 0.9, "\(codec) audio: \(figures.audio)")
+            let sendTransform = try XCTUnwrap(loopback.element(named: "send_video_transform"))
+            XCTAssertEqual(String(cString: g_type_name(swift_type_from_instance(sendTransform))), "GstRtpScriptTransform")
+            XCTAssertEqual(uint64(loopback, "send_video_transform", "rejected-frames"), 0)
+            XCTAssertEqual(uint64(loopback, "recv_video_transform", "failed-frames"), 0)
+            XCTAssertGreaterThan(uint64(loopback, "recv_audio_transform", "written-frames"), 100)
+        }
+    }
+
+    /// Without the receive transform the decoders get the negated bytes: nothing decodes to the
+    /// source's pictures or sound, so the bytes on the wire really changed.
+    func testWithoutTheReceiveTransformNothingDecodesCorrectly() throws {
+        for codec in [VideoCodec.vp8, .h264] {
+            let (figures, loopback) = try run(codec, send: "rtpscripttransform worker=negate", receive: nil, seconds: 2)
+            defer { loopback.stop() }
+            XCTAssertGreaterThan(figures.video.framesSent, 40, "\(codec)")
+            XCTAssertEqual(figures.video.intactFrames, 0, "\(codec) video: \(figures.video)")
+            XCTAssertLessThan(figures.audio.intactRatio, 0.1, "\(codec) audio: \(figures.audio)")
+        }
+    }
+
+    /// `send-key-frame-request` on the receiver's transform: rtpsession sends RTCP PLI/FIR, the
+    /// sender's transform sees the request, and a key frame reaches the receiver within a second.
+    func testSendKeyFrameRequestBringsAKeyFrame() throws {
+        for codec in [VideoCodec.vp8, .h264] {
+            let (_, loopback) = try run(codec, send: "rtpscripttransform worker=negate", receive: "rtpscripttransform worker=negate", seconds: 0.5)
+            defer { loopback.stop() }
+            let before = loopback.statistics()
+            let requestsBefore = uint64(loopback, "send_video_transform", "key-frame-requests")
+            XCTAssertTrue(emitBool(try XCTUnwrap(loopback.element(named: "recv_video_transform")), "send-key-frame-request"))
+            let start = g_get_monotonic_time()
+            var arrived = false
+            while g_get_monotonic_time() - start < 3_000_000 {
+                if loopback.statistics(statsTimeout: 0.2).video.keyFramesReceived > before.video.keyFramesReceived {
+                    arrived = true
+                    break
+                }
+                usleep(20_000)
+            }
+            let waited = Double(g_get_monotonic_time() - start) / 1e6
+            XCTAssertTrue(arrived, "\(codec): no key frame reached the receiver")
+            XCTAssertLessThan(waited, 1.5, "\(codec): the key frame took \(waited) s")
+            XCTAssertGreaterThan(uint64(loopback, "send_video_transform", "key-frame-requests"), requestsBefore,
+                                 "\(codec): the sender's transform saw no PLI/FIR")
+            let after = loopback.statistics()
+            XCTAssertGreaterThan(after.video.pliCount + after.video.firCount + after.video.keyFrameRequests,
+                                 before.video.pliCount + before.video.firCount + before.video.keyFrameRequests, "\(codec)")
+        }
+    }
+
+    func testMissingTransformElementThrows() {
+        _ = TestEnvironment.ready
+        var configuration = LoopbackConfiguration()
+        configuration.sendVideoTransform = "no-such-element"
+        XCTAssertThrowsError(try WebRTCLoopback(configuration))
+    }
+
+    private func uint64(_ loopback: WebRTCLoopback, _ element: String, _ property: String) -> UInt64 {
+        guard let pointer = loopback.element(named: element) else { return 0 }
+        var value = GValue()
+        g_value_init(&value, swift_type_uint64())
+        g_object_get_property(UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GObject.self), property, &value)
+        defer { g_value_unset(&value) }
+        return UInt64(g_value_get_uint64(&value))
+    }
+}
