@@ -21,6 +21,9 @@ final class RtpScriptTransformTests: XCTestCase {
                 let firstPartition = (Int(frame.bytes[0]) | Int(frame.bytes[1]) << 8 | Int(frame.bytes[2]) << 16) >> 5
                 return min(frame.bytes.count, (key ? 10 : 3) + firstPartition + 21)
             }),
+            ("VP9", "\(Self.smpte) ! vp9enc deadline=1", "rtpvp9pay ! rtpvp9depay", { frame in
+                frame.bytes.withUnsafeBytes { VP9FrameHeader.isKeyFrame($0) } ? 10 : 1
+            }),
             ("Opus", "audiotestsrc num-buffers=50 ! opusenc", "rtpopuspay ! rtpopusdepay", { _ in 1 }),
             ("PCMU", "audiotestsrc num-buffers=20 ! mulawenc", "rtppcmupay ! rtppcmudepay", { _ in 0 }),
             ("PCMA", "audiotestsrc num-buffers=20 ! alawenc", "rtppcmapay ! rtppcmadepay", { _ in 0 }),
