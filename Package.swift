@@ -22,7 +22,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().pa
 func gstreamerIncludeFlags() -> [String] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["pkg-config", "--cflags-only-I", "gstreamer-video-1.0", "gstreamer-audio-1.0"]
+    process.arguments = ["pkg-config", "--cflags-only-I", "gstreamer-video-1.0", "gstreamer-audio-1.0", "nice"]
     let pipe = Pipe()
     process.standardOutput = pipe
     var output = ""
@@ -65,7 +65,7 @@ let package = Package(
                 swiftSettings: gstreamerSwiftSettings),
         .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "InsertableStreams"],
                 swiftSettings: gstreamerSwiftSettings,
-                linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0")]),
+                linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0"), .linkedLibrary("nice")]),
         .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
         .target(

@@ -30,8 +30,10 @@ import platform
 import select
 import signal
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 import gi
@@ -94,9 +96,20 @@ def run_to_eos(pipeline, description, n, timeout_s):
         counters["proc_discarded"] = processor.get_property("discarded-frames")
         counters["gen_total"] = generator.get_property("total-frames")
         counters["gen_discarded"] = generator.get_property("discarded-frames")
+    transform = pipeline.get_by_name("xform")  # rtpscripttransform (Encoded transforms section)
+    if transform is not None:
+        for key in ("total-frames", "written-frames", "failed-frames", "rejected-frames"):
+            counters["xform_" + key.split("-")[0]] = transform.get_property(key)
     problems = []
+    if n is None:  # count only (the caller checks)
+        n = counters["rendered"]
     if counters["rendered"] != n or counters["dropped"] != 0:
         problems.append(f"fakesink rendered {counters['rendered']}, dropped {counters['dropped']}")
+    if transform is not None and (counters["xform_total"] != n or counters["xform_written"] != n
+                                  or counters["xform_failed"] != 0 or counters["xform_rejected"] != 0):
+        problems.append(f"rtpscripttransform total-frames {counters['xform_total']}, written-frames "
+                        f"{counters['xform_written']}, failed-frames {counters['xform_failed']}, "
+                        f"rejected-frames {counters['xform_rejected']}")
     if processor is not None:
         if counters["proc_total"] != n or counters["proc_discarded"] != 0:
             problems.append(f"trackprocessor total-frames {counters['proc_total']}, "
@@ -242,6 +255,140 @@ def count_copies(description, n, timeout_s):
     return counts
 
 
+# ---------------------------------------------------------------------------------------------
+# Encoded transforms (rtpscripttransform): streams encoded once per run, then parsed from files.
+
+# Caps-compatible with rtpscripttransform's pad templates; the queue gets the element's limit.
+ENCODED_QUEUE = "queue max-size-buffers=60 max-size-bytes=0 max-size-time=0"
+ENCODED_OURS = "rtpscripttransform name=xform max-pending-frames=60 worker=\"{worker}\""
+SRTP_KEY = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d"  # 16-byte key + 14-byte salt
+ENCODED_TARGET = 1.10
+SRTP = f"srtpenc key={SRTP_KEY} rtp-cipher=aes-128-icm rtp-auth=null"
+
+
+def pull_all(description, timeout_s):
+    """Plays a pipeline ending in `appsink name=out` to EOS; returns [(bytes, is_delta)]."""
+    pipeline = Gst.parse_launch(description)
+    frames = []
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        sink = pipeline.get_by_name("out")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            sample = sink.emit("try-pull-sample", Gst.SECOND)
+            if sample is None:
+                if sink.get_property("eos"):
+                    break
+                message = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+                if message is not None:
+                    error, debug = message.parse_error()
+                    raise RunError(f"error: {error.message} ({debug}): {description}")
+                if time.monotonic() > deadline:
+                    raise RunError(f"not finished after {timeout_s} s: {description}")
+                continue
+            buffer = sample.get_buffer()
+            frames.append((buffer.extract_dup(0, buffer.get_size()),
+                           bool(buffer.has_flags(Gst.BufferFlags.DELTA_UNIT))))
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return frames
+
+
+def count_run(description, timeout_s):
+    pipeline = Gst.parse_launch(description)
+    try:
+        return run_to_eos(pipeline, description, None, timeout_s)["counters"]["rendered"]
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+
+def prepare_encoded(request):
+    """Encodes the VP8 and Opus streams of the Encoded transforms section into request["dir"]:
+    an IVF file of `unique` VP8 frames written `repeat` times in a row (timestamps keep rising;
+    each copy starts with a key frame), and an Ogg/Opus file of `audio_frames` 20 ms frames."""
+    folder, timeout_s = request["dir"], request["timeout"]
+    width, height, unique, repeat = request["width"], request["height"], request["unique"], request["repeat"]
+    started = time.monotonic()
+    video_source = (f"videotestsrc num-buffers={unique} pattern=smpte horizontal-speed=8 ! "
+                    f"video/x-raw,format=I420,width={width},height={height},framerate=30/1")
+    encoder = (f"vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={request['bitrate']} "
+               "keyframe-max-dist=150 threads=2")
+    frames = pull_all(f"{video_source} ! {encoder} ! appsink name=out sync=false", timeout_s)
+    if len(frames) != unique:
+        raise RunError(f"vp8enc gave {len(frames)} frames for {unique} input frames")
+    ivf = os.path.join(folder, "video.ivf")
+    with open(ivf, "wb") as out:
+        # IVF: 32-byte file header (frame rate 30/1), then per frame a 12-byte header (size, pts).
+        out.write(b"DKIF" + struct.pack("<HH4sHHIIII", 0, 32, b"VP80", width, height, 30, 1, unique * repeat, 0))
+        index = 0
+        for _ in range(repeat):
+            for data, _delta in frames:
+                out.write(struct.pack("<IQ", len(data), index))
+                out.write(data)
+                index += 1
+    sizes = [len(data) for data, _ in frames]
+    video_seconds = time.monotonic() - started
+    video_parse = f"filesrc location={ivf} ! ivfparse"
+    packets = count_run(f"{video_parse} ! rtpvp8pay ! fakesink name=sink sync=false", timeout_s)
+
+    started = time.monotonic()
+    ogg = os.path.join(folder, "audio.ogg")
+    encoded = {"packets": 0, "bytes": 0}
+
+    def on_packet(pad, info):
+        encoded["packets"] += 1
+        encoded["bytes"] += info.get_buffer().get_size()
+        return Gst.PadProbeReturn.OK
+
+    description = (f"audiotestsrc num-buffers={request['audio_frames']} samplesperbuffer=960 wave=pink-noise ! "
+                   "audio/x-raw,format=S16LE,rate=48000,channels=2 ! opusenc name=enc bitrate=64000 ! "
+                   f"oggmux ! filesink location={ogg}")
+    pipeline = Gst.parse_launch(description)
+    pipeline.get_by_name("enc").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_packet)
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        message = pipeline.get_bus().timed_pop_filtered(timeout_s * Gst.SECOND,
+                                                        Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if message is None or message.type != Gst.MessageType.EOS:
+            raise RunError(f"encoding Opus failed or timed out: {description}")
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    audio_seconds = time.monotonic() - started
+    audio_frames = count_run(f"filesrc location={ogg} ! oggdemux ! fakesink name=sink sync=false", timeout_s)
+    return {"video": {"path": ivf, "parse": video_parse, "frames": unique * repeat, "unique": unique,
+                      "repeat": repeat, "width": width, "height": height, "bitrate": request["bitrate"],
+                      "bytes": sum(sizes) * repeat, "file_bytes": os.path.getsize(ivf),
+                      "mean": statistics.fmean(sizes), "min": min(sizes), "max": max(sizes),
+                      "key_frames": sum(1 for _, delta in frames if not delta) * repeat,
+                      "rtp_packets": packets, "source": video_source, "encoder": encoder,
+                      "encode_seconds": video_seconds},
+            "audio": {"path": ogg, "parse": f"filesrc location={ogg} ! oggdemux", "frames": audio_frames,
+                      "encoded_packets": encoded["packets"], "encoded_bytes": encoded["bytes"],
+                      "file_bytes": os.path.getsize(ogg), "source": description, "encode_seconds": audio_seconds}}
+
+
+def check_encoded(video_parse, audio_parse):
+    """On the first VP8 frame (a key frame) and the first Opus packets: identity passes the bytes
+    unchanged, negate inverts all but a few leading bytes, `negate clear=none` inverts all."""
+    results = []
+    sink = "appsink name=out sync=false"
+    for kind, parse in (("VP8 key frame", video_parse), ("Opus packet", audio_parse)):
+        original = grab(f"{parse} ! {sink}")
+        inverted = bytes(b ^ 0xFF for b in original)
+        identity = grab(f"{parse} ! {ENCODED_OURS.format(worker='identity')} ! {sink}")
+        negated = grab(f"{parse} ! {ENCODED_OURS.format(worker='negate')} ! {sink}")
+        negated_all = grab(f"{parse} ! {ENCODED_OURS.format(worker='negate clear=none')} ! {sink}")
+        kept = next((i for i in range(len(original)) if negated[i] != original[i]), len(original))
+        results.append((f"{kind} ({len(original)} bytes): `worker=identity` output == input", identity == original,
+                        identity == original))
+        ok = len(negated) == len(original) and kept < 16 and negated[kept:] == inverted[kept:]
+        results.append((f"{kind}: `worker=negate` keeps the first {kept} bytes and inverts the other "
+                        f"{len(original) - kept}", ok, ok))
+        results.append((f"{kind}: `worker=\"negate clear=none\"` output == every byte inverted",
+                        negated_all == inverted, negated_all == inverted))
+    return [{"check": c, "outcome": bool(o), "ok": bool(k)} for c, o, k in results]
+
+
 def serve():
     """Child: one JSON request per stdin line, one JSON reply per request on stdout. A pipeline
     request gets two replies: the result (before teardown) and {"teardown": "ok"} after
@@ -264,6 +411,12 @@ def serve():
                 continue
             if op == "check":
                 reply({"ok": True, "checks": check_references()})
+                continue
+            if op == "prepare_encoded":
+                reply({"ok": True, **prepare_encoded(request)})
+                continue
+            if op == "check_encoded":
+                reply({"ok": True, "checks": check_encoded(request["video"], request["audio"])})
                 continue
             if op == "copies":
                 reply({"ok": True, **count_copies(request["pipeline"], request["n"], request["timeout"])})
@@ -423,6 +576,160 @@ def throughput(child, name, variants, n, rounds, target, note, timeout_s, failur
             "ours": ours_label, "ours_pipeline": variants[0][1].format(n=n),
             "ours_ms": statistics.median(times[ours_label]), "ours_all": times[ours_label],
             "frames": frames, "comparisons": comparisons}
+
+
+def interleaved(child, name, variants, rounds, timeout_s, failures):
+    """variants: [(key, description, expected frames)]. One unmeasured warm-up run of each, then
+    `rounds` rounds, each running every variant once (reversed order every other round).
+    Returns the complete rounds as [{key: seconds}] and the last counters of each variant."""
+    print(f"\n== {name}: {rounds} rounds", flush=True)
+
+    def run(description, expected):
+        try:
+            response = child.call({"op": "eos", "pipeline": description, "n": expected, "timeout": timeout_s},
+                                  timeout_s + 30)
+        except Hang as error:
+            failures.append(str(error))
+            return None
+        if not response.get("ok"):
+            failures.append(response["error"])
+            print(f"  FAILED: {response['error']}", flush=True)
+            return None
+        return response
+
+    for _, description, expected in variants:
+        run(description, expected)
+    complete, counters = [], {}
+    for round_index in range(rounds):
+        order = variants if round_index % 2 == 0 else list(reversed(variants))
+        per_round = {}
+        for key, description, expected in order:
+            response = run(description, expected)
+            if response is not None:
+                per_round[key] = response["seconds"]
+                counters[key] = response["counters"]
+        print(f"  round {round_index + 1}: " + ", ".join(f"{key} {per_round[key] * 1000:.1f} ms"
+                                                         for key, _, _ in order if key in per_round), flush=True)
+        if len(per_round) == len(variants):
+            complete.append(per_round)
+    return complete, counters
+
+
+def spread(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "all": list(values)}
+
+
+def encoded_section(child, args, failures):
+    """The Encoded transforms section: rtpscripttransform on pre-encoded VP8 and Opus streams."""
+    missing = [name for name in ("rtpscripttransform", "vp8enc", "ivfparse", "opusenc", "oggmux", "oggdemux",
+                                 "rtpvp8pay", "appsink") if Gst.ElementFactory.find(name) is None]
+    if missing:
+        failures.append(f"Encoded transforms not run: missing elements {', '.join(missing)}")
+        return None
+    folder = tempfile.mkdtemp(prefix="encoded-", dir=os.environ.get("TMPDIR", "/tmp"))
+    try:
+        return _encoded_section(child, args, failures, folder)
+    finally:
+        for entry in os.listdir(folder):
+            os.unlink(os.path.join(folder, entry))
+        os.rmdir(folder)
+
+
+def _encoded_section(child, args, failures, folder):
+    print(f"\n== encoded streams: encoding {args.encoded_unique} VP8 frames and "
+          f"{args.encoded_audio_frames} Opus frames into {folder}", flush=True)
+    request = {"op": "prepare_encoded", "dir": folder, "width": 1920, "height": 1080, "bitrate": 20_000_000,
+               "unique": args.encoded_unique, "repeat": args.encoded_repeat,
+               "audio_frames": args.encoded_audio_frames, "timeout": 300}
+    try:
+        streams = child.call(request, 400)
+    except Hang as error:
+        failures.append(f"encoding the streams hung: {error}")
+        return None
+    if not streams.get("ok"):
+        failures.append(f"encoding the streams failed: {streams['error']}")
+        return None
+    video, audio = streams["video"], streams["audio"]
+    print(f"  VP8: {video['frames']} frames ({video['unique']} encoded in {video['encode_seconds']:.1f} s, x "
+          f"{video['repeat']}), {video['bytes'] / 1e6:.1f} MB, mean {video['mean'] / 1000:.1f} KB/frame, "
+          f"{video['rtp_packets']} RTP packets", flush=True)
+    print(f"  Opus: {audio['frames']} buffers out of oggdemux ({audio['encoded_packets']} packets from opusenc, "
+          f"{audio['encoded_bytes']} bytes, encoded in {audio['encode_seconds']:.1f} s)", flush=True)
+    # oggdemux also pushes the two Ogg/Opus header packets (OpusHead, OpusTags) as buffers.
+    if audio["frames"] != audio["encoded_packets"] + 2:
+        failures.append(f"Opus: oggdemux gave {audio['frames']} buffers for {audio['encoded_packets']} "
+                        "encoded packets (expected 2 more, the header packets)")
+    try:
+        checks = child.call({"op": "check_encoded", "video": video["parse"], "audio": audio["parse"]}, 120)
+        checks = checks.get("checks", [])
+    except Hang as error:
+        failures.append(f"the encoded checks hung: {error}")
+        checks = []
+    for check in checks:
+        print(f"  {check['check']}: {check['outcome']}{'' if check['ok'] else '  <-- CHECK FAILED'}", flush=True)
+        if not check["ok"]:
+            failures.append(f"check failed: {check['check']}")
+
+    sink = "fakesink name=sink sync=false"
+    ours = lambda worker: ENCODED_OURS.format(worker=worker)  # noqa: E731
+    n, a = video["frames"], audio["frames"]
+    video_variants = [
+        ("none", f"{video['parse']} ! {sink}", n),
+        ("queue", f"{video['parse']} ! {ENCODED_QUEUE} ! {sink}", n),
+        ("identity", f"{video['parse']} ! {ours('identity')} ! {sink}", n),
+        ("negate", f"{video['parse']} ! {ours('negate')} ! {sink}", n),
+        ("negate_all", f"{video['parse']} ! {ours('negate clear=none')} ! {sink}", n),
+    ]
+    srtp = Gst.ElementFactory.find("srtpenc") is not None
+    if srtp:
+        video_variants += [("pay", f"{video['parse']} ! rtpvp8pay ! {sink}", video["rtp_packets"]),
+                           ("srtp", f"{video['parse']} ! rtpvp8pay ! {SRTP} ! {sink}", video["rtp_packets"])]
+    audio_variants = [
+        ("none", f"{audio['parse']} ! {sink}", a),
+        ("queue", f"{audio['parse']} ! {ENCODED_QUEUE} ! {sink}", a),
+        ("identity", f"{audio['parse']} ! {ours('identity')} ! {sink}", a),
+    ]
+    result = {"video": video, "audio": audio, "checks": checks, "srtp": srtp, "streams": []}
+    for stream, variants, frames in (("VP8", video_variants, n), ("Opus", audio_variants, a)):
+        rounds, counters = interleaved(child, f"encoded, {stream}: {frames} frames", variants,
+                                       args.encoded_rounds, args.timeout, failures)
+        if not rounds:
+            continue
+        us = lambda seconds, count=frames: seconds / count * 1e6  # noqa: E731
+        entry = {"name": stream, "n": frames, "rounds": len(rounds), "counters": counters,
+                 "pipelines": {key: description for key, description, _ in variants},
+                 "per_frame": {key: spread([us(r[key]) for r in rounds]) for key, _, _ in variants},
+                 "whole": spread([r["identity"] / r["queue"] for r in rounds]),
+                 "hop_ours": spread([us(r["identity"] - r["none"]) for r in rounds]),
+                 "hop_queue": spread([us(r["queue"] - r["none"]) for r in rounds])}
+        hop_ratios = [(r["identity"] - r["none"]) / (r["queue"] - r["none"]) for r in rounds if r["queue"] > r["none"]]
+        entry["hop"] = spread(hop_ratios) if hop_ratios else None
+        entry["hop_skipped"] = len(rounds) - len(hop_ratios)
+        for key in ("whole", "hop"):
+            if entry[key] is not None:
+                entry[key]["met"] = entry[key]["median"] <= ENCODED_TARGET
+        if stream == "VP8":
+            costs = {}
+            for key, reference in (("negate", "identity"), ("negate_all", "identity"), ("srtp", "pay")):
+                if any(k == key for k, _, _ in variants):
+                    seconds = [r[key] - r[reference] for r in rounds]
+                    costs[key] = {"us": spread([us(s) for s in seconds]), "seconds": spread(seconds)}
+            entry["costs"] = costs
+        result["streams"].append(entry)
+        print(f"  {stream}: per frame (median us): " + ", ".join(
+            f"{key} {entry['per_frame'][key]['median']:.2f}" for key, _, _ in variants), flush=True)
+        print(f"  {stream}: whole-pipeline identity/queue {entry['whole']['median']:.3f} "
+              f"[{entry['whole']['min']:.3f}-{entry['whole']['max']:.3f}]; per hop "
+              + (f"{entry['hop']['median']:.3f} [{entry['hop']['min']:.3f}-{entry['hop']['max']:.3f}]"
+                 if entry["hop"] else "n/a") + f"; target <= {ENCODED_TARGET}", flush=True)
+        for key, cost in entry.get("costs", {}).items():
+            print(f"  {stream}: {key}: {cost['us']['median']:.2f} us/frame, "
+                  f"{throughput_mbs(video['bytes'], cost['seconds']['median'])}", flush=True)
+    return result
+
+
+def throughput_mbs(total_bytes, seconds):
+    return f"{total_bytes / seconds / 1e6:,.0f} MB/s" if seconds > 0 else "unmeasurable (no extra time)"
 
 
 def baseline(child, fmt, n, timeout_s, failures):

@@ -70,6 +70,8 @@ public final class WebRTCLoopback: @unchecked Sendable {
                 addKeyFrameRequestProbe(child("send_\(kind)_encoder"), counters: counters)
             }
             try makeSendOnly(session.sender)
+            restrictICEToLoopback(session.sender)
+            restrictICEToLoopback(session.receiver)
         } catch {
             gst_object_unref(parsed)
             throw error
@@ -183,6 +185,27 @@ public final class WebRTCLoopback: @unchecked Sendable {
         lifecycle.withLock { $0 = .stopped }
         gst_element_set_state(pipeline, GST_STATE_NULL)
     }
+}
+
+/// Both peers live in this process: their ICE agents gather host candidates on 127.0.0.1 only.
+/// libnice leaves loopback out of the interfaces it gathers on by default, so without this a
+/// machine whose only interface is `lo` (a CI container) would have no candidate at all.
+private func restrictICEToLoopback(_ webrtcbin: UnsafeMutablePointer<GstElement>) {
+    func objectProperty(_ object: UnsafeMutableRawPointer, _ name: String) -> UnsafeMutableRawPointer? {
+        var value = GValue()
+        g_value_init(&value, swift_type_object())
+        defer { g_value_unset(&value) }
+        g_object_get_property(object.assumingMemoryBound(to: GObject.self), name, &value)
+        return g_value_dup_object(&value)
+    }
+    guard let ice = objectProperty(UnsafeMutableRawPointer(webrtcbin), "ice-agent") else { return }
+    defer { g_object_unref(ice) }
+    guard let agent = objectProperty(ice, "agent") else { return }
+    defer { g_object_unref(agent) }
+    var address = NiceAddress()
+    nice_address_init(&address)
+    guard nice_address_set_from_string(&address, "127.0.0.1") != 0 else { return }
+    _ = nice_agent_add_local_address(OpaquePointer(agent), &address)
 }
 
 /// Makes every transceiver of `webrtcbin` send-only (peer A only sends).
