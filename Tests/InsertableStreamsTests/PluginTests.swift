@@ -142,4 +142,14 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("python: 5 passed, 0 failed"), result.output)
     }
+
+    /// A Python application with two webrtcbin peers and rtpscripttransform worker=negate on both
+    /// ends: intact SMPTE bars and 440 Hz tone, counters, send-key-frame-request bringing a key
+    /// frame, generate-key-frame refused on the receive side. It times out by itself (40 s).
+    func testPythonDrivesTwoWebRTCPeers() throws {
+        let script = Self.packageRoot.appendingPathComponent("Tests/python/test_webrtc.py").path
+        let result = try run("/usr/bin/python3", [script])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("python-webrtc: 5 passed, 0 failed"), result.output)
+    }
 }

@@ -49,7 +49,7 @@ final class RtpScriptTransformControlTests: XCTestCase {
         let before = output.count
         XCTAssertEqual(output.buffers.filter { !$0.isDelta }.count, 1, "one key frame at the start only")
 
-        XCTAssertTrue(emitBool(pipeline.element("t"), "generate-key-frame", string: nil))
+        XCTAssertTrue(emitBool(pipeline.element("t"), "generate-key-frame", nil))
         let generated = pipeline.waitFor(timeout: 2) { $0.kind == .element && $0.structure.hasPrefix("key-frame-generated") }
         XCTAssertNotNil(generated, "\(pipeline.messages)")
         XCTAssertTrue(waitUntil(2) { output.buffers.dropFirst(before).contains { !$0.isDelta } })
@@ -69,9 +69,9 @@ final class RtpScriptTransformControlTests: XCTestCase {
         send.play()
         XCTAssertTrue(waitUntil(5) { send.uint64("t", "total-frames") > 0 })
         XCTAssertFalse(emitBool(send.element("t"), "send-key-frame-request"))
-        XCTAssertFalse(emitBool(send.element("t"), "generate-key-frame", string: "no spaces allowed"))
-        XCTAssertFalse(emitBool(send.element("t"), "generate-key-frame", string: "lo"))
-        XCTAssertTrue(emitBool(send.element("t"), "generate-key-frame", string: "hi"))
+        XCTAssertFalse(emitBool(send.element("t"), "generate-key-frame", "no spaces allowed"))
+        XCTAssertFalse(emitBool(send.element("t"), "generate-key-frame", "lo"))
+        XCTAssertTrue(emitBool(send.element("t"), "generate-key-frame", "hi"))
         send.drainBus()
         let sendWarnings = send.warnings.map(\.text)
         XCTAssertTrue(sendWarnings.contains { $0.hasPrefix("send-key-frame-request failed: InvalidStateError: sendKeyFrameRequest is only possible on the receive side") }, "\(sendWarnings)")
@@ -81,7 +81,7 @@ final class RtpScriptTransformControlTests: XCTestCase {
         let receive = try TestPipeline("\(Self.liveVP8) ! rtpvp8pay ! rtpvp8depay ! rtpscripttransform name=t worker=echo ! fakesink")
         receive.play()
         XCTAssertTrue(waitUntil(5) { receive.uint64("t", "total-frames") > 0 })
-        XCTAssertFalse(emitBool(receive.element("t"), "generate-key-frame", string: nil))
+        XCTAssertFalse(emitBool(receive.element("t"), "generate-key-frame", nil))
         XCTAssertTrue(emitBool(receive.element("t"), "send-key-frame-request"))
         receive.drainBus()
         XCTAssertTrue(receive.warnings.contains { $0.text.hasPrefix("generate-key-frame failed: InvalidStateError: generateKeyFrame is only possible on the send side") }, "\(receive.warnings)")
@@ -89,12 +89,12 @@ final class RtpScriptTransformControlTests: XCTestCase {
         let audio = try TestPipeline("audiotestsrc is-live=true ! opusenc ! rtpscripttransform name=t ! fakesink")
         audio.play()
         XCTAssertTrue(waitUntil(5) { audio.uint64("t", "total-frames") > 0 })
-        XCTAssertFalse(emitBool(audio.element("t"), "generate-key-frame", string: nil))
+        XCTAssertFalse(emitBool(audio.element("t"), "generate-key-frame", nil))
         audio.drainBus()
         XCTAssertTrue(audio.warnings.contains { $0.text.contains("InvalidStateError: generateKeyFrame applies to video; this rtpscripttransform carries audio/opus") }, "\(audio.warnings)")
 
         let stopped = try TestPipeline("\(Self.liveVP8) ! rtpscripttransform name=t ! fakesink")
-        XCTAssertFalse(emitBool(stopped.element("t"), "generate-key-frame", string: nil))
+        XCTAssertFalse(emitBool(stopped.element("t"), "generate-key-frame", nil))
     }
 
     /// A PLI/FIR arrives as an upstream force-key-unit from downstream: the transform sees it
@@ -214,18 +214,23 @@ func postMessage(_ element: UnsafeMutablePointer<GstElement>, _ text: String) {
     for index in arguments.indices { g_value_unset(&arguments[index]) }
 }
 
-/// Emits a boolean action signal with no argument or one string argument.
-func emitBool(_ element: UnsafeMutablePointer<GstElement>, _ signal: String, string: String?? = .none) -> Bool {
-    var arguments = [GValue](repeating: GValue(), count: string == .none ? 1 : 2)
-    g_value_init(&arguments[0], swift_type_from_instance(element))
+/// Emits a boolean action signal with string arguments (nil for NULL), one per parameter.
+func emitBool(_ element: UnsafeMutablePointer<GstElement>, _ signal: String, _ strings: String?...) -> Bool {
+    let type = swift_type_from_instance(element)
+    let signalID = g_signal_lookup(signal, type)
+    var query = GSignalQuery()
+    g_signal_query(signalID, &query)
+    precondition(Int(query.n_params) == strings.count, "\(signal) takes \(query.n_params) arguments, \(strings.count) given")
+    var arguments = [GValue](repeating: GValue(), count: strings.count + 1)
+    g_value_init(&arguments[0], type)
     g_value_set_object(&arguments[0], element)
-    if case .some(let text) = string {
-        g_value_init(&arguments[1], swift_type_string())
-        g_value_set_string(&arguments[1], text)
+    for (index, text) in strings.enumerated() {
+        g_value_init(&arguments[index + 1], swift_type_string())
+        g_value_set_string(&arguments[index + 1], text)
     }
     var result = GValue()
     g_value_init(&result, swift_type_boolean())
-    g_signal_emitv(&arguments, g_signal_lookup(signal, swift_type_from_instance(element)), 0, &result)
+    g_signal_emitv(&arguments, signalID, 0, &result)
     defer {
         for index in arguments.indices { g_value_unset(&arguments[index]) }
         g_value_unset(&result)

@@ -25,6 +25,12 @@ gi.require_version("GstWebRTC", "1.0")
 gi.require_version("GstSdp", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402,F401  (GstSdp: the SDP types)
 
+try:  # libnice's introspection (gir1.2-nice-0.1), to pin ICE to 127.0.0.1
+    gi.require_version("Nice", "0.1")
+    from gi.repository import Nice  # noqa: E402
+except (ImportError, ValueError):
+    Nice = None
+
 Gst.init(None)
 
 OVERALL_TIMEOUT_S = 40          # the whole test, then every check still waiting fails
@@ -94,6 +100,8 @@ class Loopback:
         self.peer_b = self.pipeline.get_by_name("peer_b")
         for pad in self.peer_a.sinkpads:  # peer A only sends
             pad.get_property("transceiver").set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        self.candidates = []
+        self.pinned = all(self.gather_on_loopback(peer) for peer in (self.peer_a, self.peer_b))
         self.probe("pay_video", "sink", self.on_video_sent)
         self.probe("pay_audio", "sink", self.on_audio_sent)
         self.peer_a.connect("on-negotiation-needed", self.on_negotiation_needed)
@@ -122,6 +130,22 @@ class Loopback:
                 callback(pad, info.get_buffer())
             return Gst.PadProbeReturn.OK
         pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_probe)
+
+    @staticmethod
+    def gather_on_loopback(webrtcbin):
+        """Both peers are in this process: host candidates on 127.0.0.1 suffice. libnice leaves
+        loopback out by default, so a machine whose only interface is lo would have none."""
+        if Nice is None:
+            return False
+        ice = webrtcbin.get_property("ice-agent")
+        if ice.__grefcount__ == 1:
+            # webrtcbin 1.22 keeps its GstWebRTCNice with the floating reference it was created
+            # with; PyGObject has just sunk it, so dropping `ice` would free webrtcbin's agent.
+            # Give webrtcbin its reference back.
+            ice._ref()
+        agent = ice.get_property("agent")
+        address = Nice.Address()
+        return address.set_from_string("127.0.0.1") and agent.add_local_address(address)
 
     def errors(self):
         return self.signalling_errors + [f"{m[0]}: {m[1]}: {m[2]}" for m in self.messages if m[0] == "error"]
@@ -162,6 +186,7 @@ class Loopback:
             self.signalling_errors.append(f"{step} failed: {reply.get_value('error').message}")
 
     def on_ice_candidate(self, element, mline, candidate, other):
+        self.candidates.append(candidate)
         GLib.idle_add(lambda: other.emit("add-ice-candidate", mline, candidate) and False)
 
     # -- receive branches (built in the streaming thread: the pad pushes right after) --------
@@ -407,6 +432,9 @@ def main():
             raise RuntimeError(f"no media decoded at peer B within {CONNECT_TIMEOUT_S} s: {loopback.errors()} "
                                f"{counters.snapshot()}")
         connected_after = time.monotonic() - loopback.started
+        addresses = sorted({c.split()[4] for c in loopback.candidates if len(c.split()) > 4})
+        print(f"ICE: {len(loopback.candidates)} candidates on {', '.join(addresses)}"
+              f"{'' if loopback.pinned else ' (not pinned to 127.0.0.1: no Nice introspection)'}", flush=True)
         loopback.spin(WARM_UP_S)
         before = counters.snapshot()
         loopback.spin(MEASURE_S)
