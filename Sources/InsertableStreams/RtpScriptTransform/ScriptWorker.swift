@@ -47,8 +47,12 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     // Shared between threads, under `sync`.
     private let sync = LockedCondition()
-    private var data: [DataItem] = []
+    private var data = FIFO<DataItem>()
     private var controls: [ControlItem] = []
+    /// Who sleeps on `sync`: signalling only then saves a futex wake-up per frame (what
+    /// GStreamer's `queue` does too); small audio frames make that the dominant cost.
+    private var workerWaiting = false
+    private var producerWaiting = false
     private var queuedBuffers = 0
     private var flushing = true
     private var downstreamFlow = GST_FLOW_OK
@@ -60,6 +64,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     private let workerThread = Atomic<UInt>(0)
 
     // Worker thread only.
+    private var workerCodec: EncodedCodec?
+    private var workerSize: Size?
     private var chainStarted = false
     private var chainFailed = false
     private var sequence: UInt64 = 0
@@ -106,12 +112,16 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     /// Queues a buffer (transfer full); blocks while `capacity` buffers wait.
     func submit(_ buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn {
         let result: GstFlowReturn = sync.withLock {
-            while queuedBuffers >= capacity && !flushing && downstreamFlow == GST_FLOW_OK { sync.wait() }
+            while queuedBuffers >= capacity && !flushing && downstreamFlow == GST_FLOW_OK {
+                producerWaiting = true
+                sync.wait()
+                producerWaiting = false
+            }
             if flushing { return swift_flow_flushing() }
             if downstreamFlow != GST_FLOW_OK { return downstreamFlow }
             data.append(.buffer(buffer))
             queuedBuffers += 1
-            sync.broadcast()
+            if workerWaiting { sync.broadcast() }
             return GST_FLOW_OK
         }
         if result != GST_FLOW_OK { gst_buffer_unref(buffer) }
@@ -123,7 +133,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
         let accepted = sync.withLock {
             guard !flushing else { return false }
             data.append(.event(event))
-            sync.broadcast()
+            if workerWaiting { sync.broadcast() }
             return true
         }
         if !accepted { gst_event_unref(event) }
@@ -159,11 +169,11 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             sync.broadcast()
             guard value else { return ([], []) }
             defer {
-                data.removeAll()
+                data = FIFO()
                 queuedBuffers = 0
                 controls.removeAll { if case .message = $0 { false } else { true } }
             }
-            return (data, controls.filter { if case .message = $0 { false } else { true } })
+            return (data.elements, controls.filter { if case .message = $0 { false } else { true } })
         }
         for item in dropped.0 {
             switch item {
@@ -181,10 +191,10 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     /// Records the codec of accepted caps (checked by the element before they are queued).
     private func noteCaps(codec: EncodedCodec, width: Int?, height: Int?) {
-        codecState.withLock { state in
-            state.codec = codec
-            state.size = width.flatMap { width in height.map { Size(width: width, height: $0) } }
-        }
+        let size = width.flatMap { width in height.map { Size(width: width, height: $0) } }
+        workerCodec = codec
+        workerSize = size
+        codecState.withLock { $0 = (codec, size) }
     }
 
     // MARK: the worker thread (src pad task)
@@ -193,12 +203,16 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     func iterate() {
         workerThread.store(UInt(pthread_self()), ordering: .relaxed)
         let item: Item? = sync.withLock {
-            while controls.isEmpty && data.isEmpty && !flushing { sync.wait() }
+            while controls.isEmpty && data.isEmpty && !flushing {
+                workerWaiting = true
+                sync.wait()
+                workerWaiting = false
+            }
             if !controls.isEmpty { return .control(controls.removeFirst()) }
             if flushing { return nil }
-            let next = data.removeFirst()
+            guard let next = data.popFirst() else { return nil }
             if case .buffer = next { queuedBuffers -= 1 }
-            sync.broadcast()
+            if producerWaiting { sync.broadcast() }
             return .data(next)
         }
         guard let item else {
@@ -259,8 +273,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     }
 
     private func process(_ buffer: UnsafeMutablePointer<GstBuffer>) {
-        let (codec, size) = codecState.withLock { ($0.codec, $0.size) }
-        guard let codec else {
+        let size = workerSize
+        guard let codec = workerCodec else {
             gst_buffer_unref(buffer)
             element.postError(.core(GST_CORE_ERROR_NEGOTIATION), "Received an encoded frame before caps", debug: nil)
             stopDownstream(GST_FLOW_NOT_NEGOTIATED)
@@ -416,5 +430,30 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
         }
+    }
+}
+
+/// A first-in first-out queue whose `popFirst` does not shift the remaining elements.
+private struct FIFO<Element> {
+    private var storage: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == storage.count }
+    var elements: [Element] { Array(storage[head...]) }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
     }
 }
