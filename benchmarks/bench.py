@@ -17,6 +17,13 @@ min and max. Every run checks that all N frames reached the final fakesink (its 
 property: rendered, dropped) and, for our chain, that the processor and the generator counted
 N frames and discarded none.
 
+Encoded transforms (`--only encoded` runs just this): a 1920x1080 VP8 stream (vp8enc, written
+into an IVF file several times over) and an Opus stream (opusenc, Ogg) are encoded once into a
+temporary folder; then `filesrc ! ivfparse|oggdemux ! X ! fakesink` is timed for X =
+`rtpscripttransform worker=identity`, `queue` (both one thread hop) and nothing (baseline), in
+interleaved rounds, plus `worker=negate` / `negate clear=none` (and `rtpvp8pay ! srtpenc` as a C
+reference) on the VP8 stream for bytes/s. Wall time and the process's CPU time are both recorded.
+
 Latency: a live 30 fps pipeline; pad probes stamp time.monotonic_ns() when a buffer enters the
 processor's (or queue's) sink pad and when it leaves the generator's (or queue's) src pad,
 matched by PTS; the first WARMUP frames are ignored.
@@ -27,6 +34,7 @@ import json
 import math
 import os
 import platform
+import resource
 import select
 import signal
 import statistics
@@ -78,10 +86,15 @@ def run_to_eos(pipeline, description, n, timeout_s):
     if pipeline.set_state(Gst.State.READY) == Gst.StateChangeReturn.FAILURE:
         raise RunError(f"cannot go to READY: {description}")
     bus = pipeline.get_bus()
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    cpu_start = time.process_time()
     start = time.monotonic_ns()
     pipeline.set_state(Gst.State.PLAYING)
     message = bus.timed_pop_filtered(timeout_s * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     elapsed = (time.monotonic_ns() - start) / 1e9
+    cpu = time.process_time() - cpu_start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    switches = (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw)
     if message is None:
         raise RunError(f"no EOS after {timeout_s} s (deadlock?): {description}")
     if message.type == Gst.MessageType.ERROR:
@@ -119,7 +132,7 @@ def run_to_eos(pipeline, description, n, timeout_s):
                             f"discarded-frames {counters['gen_discarded']}")
     if problems:
         raise RunError(f"expected {n} frames everywhere, got: {'; '.join(problems)}: {description}")
-    return {"seconds": elapsed, "counters": counters}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "switches": switches, "counters": counters}
 
 
 def percentile(values, fraction):
@@ -311,7 +324,7 @@ def prepare_encoded(request):
     started = time.monotonic()
     video_source = (f"videotestsrc num-buffers={unique} pattern=smpte horizontal-speed=8 ! "
                     f"video/x-raw,format=I420,width={width},height={height},framerate=30/1")
-    encoder = (f"vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={request['bitrate']} "
+    encoder = (f"vp8enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate={request['bitrate']} "
                "keyframe-max-dist=150 threads=2")
     frames = pull_all(f"{video_source} ! {encoder} ! appsink name=out sync=false", timeout_s)
     if len(frames) != unique:
@@ -341,7 +354,7 @@ def prepare_encoded(request):
         return Gst.PadProbeReturn.OK
 
     description = (f"audiotestsrc num-buffers={request['audio_frames']} samplesperbuffer=960 wave=pink-noise ! "
-                   "audio/x-raw,format=S16LE,rate=48000,channels=2 ! opusenc name=enc bitrate=64000 ! "
+                   "audio/x-raw,format=S16LE,rate=48000,channels=2 ! opusenc name=enc bitrate=64000 complexity=0 ! "
                    f"oggmux ! filesink location={ogg}")
     pipeline = Gst.parse_launch(description)
     pipeline.get_by_name("enc").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_packet)
@@ -367,26 +380,58 @@ def prepare_encoded(request):
                       "file_bytes": os.path.getsize(ogg), "source": description, "encode_seconds": audio_seconds}}
 
 
-def check_encoded(video_parse, audio_parse):
-    """On the first VP8 frame (a key frame) and the first Opus packets: identity passes the bytes
-    unchanged, negate inverts all but a few leading bytes, `negate clear=none` inverts all."""
-    results = []
-    sink = "appsink name=out sync=false"
-    for kind, parse in (("VP8 key frame", video_parse), ("Opus packet", audio_parse)):
-        original = grab(f"{parse} ! {sink}")
-        inverted = bytes(b ^ 0xFF for b in original)
-        identity = grab(f"{parse} ! {ENCODED_OURS.format(worker='identity')} ! {sink}")
-        negated = grab(f"{parse} ! {ENCODED_OURS.format(worker='negate')} ! {sink}")
-        negated_all = grab(f"{parse} ! {ENCODED_OURS.format(worker='negate clear=none')} ! {sink}")
-        kept = next((i for i in range(len(original)) if negated[i] != original[i]), len(original))
-        results.append((f"{kind} ({len(original)} bytes): `worker=identity` output == input", identity == original,
-                        identity == original))
-        ok = len(negated) == len(original) and kept < 16 and negated[kept:] == inverted[kept:]
-        results.append((f"{kind}: `worker=negate` keeps the first {kept} bytes and inverts the other "
-                        f"{len(original) - kept}", ok, ok))
-        results.append((f"{kind}: `worker=\"negate clear=none\"` output == every byte inverted",
-                        negated_all == inverted, negated_all == inverted))
-    return [{"check": c, "outcome": bool(o), "ok": bool(k)} for c, o, k in results]
+def grab_many(description, count):
+    """The first `count` buffers at appsink `out` of a pipeline, as a list of bytes."""
+    pipeline = Gst.parse_launch(description)
+    frames = []
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        sink = pipeline.get_by_name("out")
+        while len(frames) < count:
+            sample = sink.emit("try-pull-sample", 10 * Gst.SECOND)
+            if sample is None:
+                raise RunError(f"only {len(frames)} of {count} buffers from {description}")
+            buffer = sample.get_buffer()
+            frames.append(buffer.extract_dup(0, buffer.get_size()))
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return frames
+
+
+def clear_prefix(original, rewritten):
+    """(bytes left as they were at the start, whether every byte after them is inverted)."""
+    if len(original) != len(rewritten):
+        return 0, False
+    difference = int.from_bytes(original, "big") ^ int.from_bytes(rewritten, "big")
+    changed = (difference.bit_length() + 7) // 8  # bytes from the first changed one to the end
+    return len(original) - changed, difference == (1 << (8 * changed)) - 1
+
+
+def check_encoded(video_parse, audio_parse, count):
+    """On the first `count` buffers of each stream: identity passes the bytes unchanged, negate
+    leaves a clear prefix (what payloaders parse) and inverts every byte after it, `negate
+    clear=none` inverts every byte. Also returns the share of the bytes negate left clear."""
+    results, clear = [], {}
+    sink = "appsink name=out sync=false max-buffers=0"
+    for kind, parse in (("VP8", video_parse), ("Opus", audio_parse)):
+        original = grab_many(f"{parse} ! {sink}", count)
+        identity = grab_many(f"{parse} ! {ENCODED_OURS.format(worker='identity')} ! {sink}", count)
+        negated = grab_many(f"{parse} ! {ENCODED_OURS.format(worker='negate')} ! {sink}", count)
+        negated_all = grab_many(f"{parse} ! {ENCODED_OURS.format(worker='negate clear=none')} ! {sink}", count)
+        total = sum(map(len, original))
+        ok = identity == original
+        results.append((f"{kind}, first {count} buffers ({total} bytes): `worker=identity` output == input", ok, ok))
+        prefixes = [clear_prefix(a, b) for a, b in zip(original, negated)]
+        kept = sum(k for k, _ in prefixes)
+        ok = len(negated) == len(original) and all(inverted for _, inverted in prefixes)
+        results.append((f"{kind}: `worker=negate` inverts every byte after a clear prefix of {min(k for k, _ in prefixes)}"
+                        f"-{max(k for k, _ in prefixes)} bytes per buffer ({100 * kept / total:.1f}% of the bytes "
+                        "left clear)", ok, ok))
+        prefixes = [clear_prefix(a, b) for a, b in zip(original, negated_all)]
+        ok = all(k == 0 and inverted for k, inverted in prefixes)
+        results.append((f"{kind}: `worker=\"negate clear=none\"` inverts every byte", ok, ok))
+        clear[kind] = kept / total
+    return {"checks": [{"check": c, "outcome": bool(o), "ok": bool(k)} for c, o, k in results], "clear": clear}
 
 
 def serve():
@@ -416,7 +461,7 @@ def serve():
                 reply({"ok": True, **prepare_encoded(request)})
                 continue
             if op == "check_encoded":
-                reply({"ok": True, "checks": check_encoded(request["video"], request["audio"])})
+                reply({"ok": True, **check_encoded(request["video"], request["audio"], request["count"])})
                 continue
             if op == "copies":
                 reply({"ok": True, **count_copies(request["pipeline"], request["n"], request["timeout"])})
@@ -581,7 +626,8 @@ def throughput(child, name, variants, n, rounds, target, note, timeout_s, failur
 def interleaved(child, name, variants, rounds, timeout_s, failures):
     """variants: [(key, description, expected frames)]. One unmeasured warm-up run of each, then
     `rounds` rounds, each running every variant once (reversed order every other round).
-    Returns the complete rounds as [{key: seconds}] and the last counters of each variant."""
+    Returns the complete rounds as [{key: wall seconds, "cpu:" + key: CPU seconds}] and the last
+    counters of each variant."""
     print(f"\n== {name}: {rounds} rounds", flush=True)
 
     def run(description, expected):
@@ -607,10 +653,12 @@ def interleaved(child, name, variants, rounds, timeout_s, failures):
             response = run(description, expected)
             if response is not None:
                 per_round[key] = response["seconds"]
+                per_round["cpu:" + key] = response["cpu_seconds"]
+                per_round["cs:" + key] = response["switches"]
                 counters[key] = response["counters"]
         print(f"  round {round_index + 1}: " + ", ".join(f"{key} {per_round[key] * 1000:.1f} ms"
                                                          for key, _, _ in order if key in per_round), flush=True)
-        if len(per_round) == len(variants):
+        if len(per_round) == 3 * len(variants):
             complete.append(per_round)
     return complete, counters
 
@@ -660,11 +708,14 @@ def _encoded_section(child, args, failures, folder):
         failures.append(f"Opus: oggdemux gave {audio['frames']} buffers for {audio['encoded_packets']} "
                         "encoded packets (expected 2 more, the header packets)")
     try:
-        checks = child.call({"op": "check_encoded", "video": video["parse"], "audio": audio["parse"]}, 120)
-        checks = checks.get("checks", [])
+        response = child.call({"op": "check_encoded", "video": video["parse"], "audio": audio["parse"],
+                               "count": video["unique"]}, 300)
+        if not response.get("ok"):
+            failures.append(f"the encoded checks failed: {response['error']}")
+        checks, clear = response.get("checks", []), response.get("clear", {})
     except Hang as error:
         failures.append(f"the encoded checks hung: {error}")
-        checks = []
+        checks, clear = [], {}
     for check in checks:
         print(f"  {check['check']}: {check['outcome']}{'' if check['ok'] else '  <-- CHECK FAILED'}", flush=True)
         if not check["ok"]:
@@ -689,7 +740,7 @@ def _encoded_section(child, args, failures, folder):
         ("queue", f"{audio['parse']} ! {ENCODED_QUEUE} ! {sink}", a),
         ("identity", f"{audio['parse']} ! {ours('identity')} ! {sink}", a),
     ]
-    result = {"video": video, "audio": audio, "checks": checks, "srtp": srtp, "streams": []}
+    result = {"video": video, "audio": audio, "checks": checks, "clear": clear, "srtp": srtp, "streams": []}
     for stream, variants, frames in (("VP8", video_variants, n), ("Opus", audio_variants, a)):
         rounds, counters = interleaved(child, f"encoded, {stream}: {frames} frames", variants,
                                        args.encoded_rounds, args.timeout, failures)
@@ -699,13 +750,18 @@ def _encoded_section(child, args, failures, folder):
         entry = {"name": stream, "n": frames, "rounds": len(rounds), "counters": counters,
                  "pipelines": {key: description for key, description, _ in variants},
                  "per_frame": {key: spread([us(r[key]) for r in rounds]) for key, _, _ in variants},
-                 "whole": spread([r["identity"] / r["queue"] for r in rounds]),
-                 "hop_ours": spread([us(r["identity"] - r["none"]) for r in rounds]),
-                 "hop_queue": spread([us(r["queue"] - r["none"]) for r in rounds])}
-        hop_ratios = [(r["identity"] - r["none"]) / (r["queue"] - r["none"]) for r in rounds if r["queue"] > r["none"]]
-        entry["hop"] = spread(hop_ratios) if hop_ratios else None
-        entry["hop_skipped"] = len(rounds) - len(hop_ratios)
-        for key in ("whole", "hop"):
+                 "cpu_per_frame": {key: spread([us(r["cpu:" + key]) for r in rounds]) for key, _, _ in variants},
+                 "switches": {key: spread([r["cs:" + key] / frames for r in rounds]) for key, _, _ in variants},
+                 "whole": spread([r["identity"] / r["queue"] for r in rounds])}
+        for prefix, name in (("", "hop"), ("cpu:", "cpu_hop")):
+            ours_hop = [r[prefix + "identity"] - r[prefix + "none"] for r in rounds]
+            queue_hop = [r[prefix + "queue"] - r[prefix + "none"] for r in rounds]
+            ratios = [o / q for o, q in zip(ours_hop, queue_hop) if q > 0]
+            entry[name + "_ours"] = spread([us(v) for v in ours_hop])
+            entry[name + "_queue"] = spread([us(v) for v in queue_hop])
+            entry[name] = spread(ratios) if ratios else None
+            entry[name + "_skipped"] = len(rounds) - len(ratios)
+        for key in ("whole", "hop", "cpu_hop"):
             if entry[key] is not None:
                 entry[key]["met"] = entry[key]["median"] <= ENCODED_TARGET
         if stream == "VP8":
@@ -713,7 +769,9 @@ def _encoded_section(child, args, failures, folder):
             for key, reference in (("negate", "identity"), ("negate_all", "identity"), ("srtp", "pay")):
                 if any(k == key for k, _, _ in variants):
                     seconds = [r[key] - r[reference] for r in rounds]
-                    costs[key] = {"us": spread([us(s) for s in seconds]), "seconds": spread(seconds)}
+                    cpu = [r["cpu:" + key] - r["cpu:" + reference] for r in rounds]
+                    costs[key] = {"us": spread([us(v) for v in seconds]), "seconds": spread(seconds),
+                                  "cpu_us": spread([us(v) for v in cpu]), "cpu_seconds": spread(cpu)}
             entry["costs"] = costs
         result["streams"].append(entry)
         print(f"  {stream}: per frame (median us): " + ", ".join(
@@ -722,9 +780,16 @@ def _encoded_section(child, args, failures, folder):
               f"[{entry['whole']['min']:.3f}-{entry['whole']['max']:.3f}]; per hop "
               + (f"{entry['hop']['median']:.3f} [{entry['hop']['min']:.3f}-{entry['hop']['max']:.3f}]"
                  if entry["hop"] else "n/a") + f"; target <= {ENCODED_TARGET}", flush=True)
+        print(f"  {stream}: context switches per frame: " + ", ".join(
+            f"{key} {entry['switches'][key]['median']:.2f}" for key, _, _ in variants), flush=True)
+        print(f"  {stream}: CPU per hop identity/queue " + (
+            f"{entry['cpu_hop']['median']:.3f} [{entry['cpu_hop']['min']:.3f}-{entry['cpu_hop']['max']:.3f}] "
+            f"({entry['cpu_hop_ours']['median']:.2f} vs {entry['cpu_hop_queue']['median']:.2f} us CPU/frame)"
+            if entry["cpu_hop"] else "n/a"), flush=True)
         for key, cost in entry.get("costs", {}).items():
-            print(f"  {stream}: {key}: {cost['us']['median']:.2f} us/frame, "
-                  f"{throughput_mbs(video['bytes'], cost['seconds']['median'])}", flush=True)
+            print(f"  {stream}: {key}: wall {cost['us']['median']:+.2f} us/frame, "
+                  f"{throughput_mbs(video['bytes'], cost['seconds']['median'])}; CPU {cost['cpu_us']['median']:+.2f} "
+                  f"us/frame, {throughput_mbs(video['bytes'], cost['cpu_seconds']['median'])}", flush=True)
     return result
 
 
@@ -762,7 +827,8 @@ def machine():
             "gstreamer": Gst.version_string(), "python": platform.python_version()}
 
 
-def write_markdown(path, results, latencies, checks, baselines, copies, info, args, wall_s, failures, hangs):
+def write_markdown(path, results, latencies, checks, baselines, copies, info, args, wall_s, failures, hangs,
+                   encoded=None):
     lines = []
     add = lines.append
     add("# Benchmarks")
@@ -886,6 +952,8 @@ def write_markdown(path, results, latencies, checks, baselines, copies, info, ar
         for label, n, _, counts in copies:
             add(f"| {label} | {n} | {counts['copied']} | {counts['discarded']} |")
         add("")
+    if encoded:
+        encoded_markdown(add, encoded, args)
     add("## Failures and hangs in this run")
     add("")
     if not failures and not hangs:
@@ -897,6 +965,147 @@ def write_markdown(path, results, latencies, checks, baselines, copies, info, ar
     add("")
     with open(path, "w") as out:
         out.write("\n".join(lines))
+
+
+def encoded_markdown(add, encoded, args):
+    video, audio = encoded["video"], encoded["audio"]
+    add(f"## Encoded transforms (`rtpscripttransform`; lower time is better; ratio = ours / C, lower is better for us)")
+    add("")
+    add("Streams, encoded once at the start of this run into a temporary folder, then only read back and parsed")
+    add("in the timed runs (so no encoder runs while timing):")
+    add("")
+    add(f"- VP8 {video['width']}x{video['height']}: `{video['source']} ! {video['encoder']}`; the "
+        f"{video['unique']} frames are written {video['repeat']} times in a row into one IVF file (timestamps keep "
+        f"rising, each copy starts with a key frame): N = {video['frames']} frames, {video['bytes'] / 1e6:.1f} MB "
+        f"of VP8 ({video['mean'] / 1000:.1f} KB per frame on average, {video['min'] / 1000:.1f}-"
+        f"{video['max'] / 1000:.1f} KB), {video['key_frames']} key frames. Read by `{video['parse'].split(' location=')[0]} "
+        f"location=<file> ! ivfparse`.")
+    packets = audio["encoded_packets"]
+    add(f"- Opus: `{audio['source'].split(' ! oggmux')[0]}` into `oggmux`: {packets} packets of 20 ms, "
+        f"{audio['encoded_bytes'] / packets:.0f} bytes each on average. Read by `filesrc location=<file> ! oggdemux`, "
+        f"which also pushes the two header packets (OpusHead, OpusTags) as buffers: N = {audio['frames']} buffers.")
+    add("")
+    add("Method:")
+    add("")
+    add("- Each run is `<read and parse> ! X ! fakesink sync=false`, timed like the runs above (from `set_state(PLAYING)`,")
+    add(f"  pipeline in READY, to the EOS message). X is `{ENCODED_OURS.format(worker='W')}`,")
+    add(f"  or `{ENCODED_QUEUE}` (the same limit of 60 waiting frames), or nothing")
+    add("  (baseline: reading, parsing and the sink alone). `rtpscripttransform` and `queue` are both one thread hop")
+    add("  (a src pad task), and nothing in the pipeline is paced by a clock.")
+    add(f"- {args.encoded_rounds} rounds per stream after one unmeasured warm-up run of each variant; a round runs every")
+    add("  variant of the stream once, in reverse order every other round. Per-round ratios, reported as median [min-max].")
+    add("- Whole pipeline: time(ours) / time(queue). Per hop: (time(ours) - time(baseline)) / (time(queue) - time(baseline)),")
+    add("  i.e. only what each element adds per frame, reading, parsing and the sink taken out. The per-hop figures are")
+    add("  small differences of noisy times, so their [min-max] ranges are wide.")
+    add("- Every run is checked: the fakesink rendered exactly N buffers and dropped none, and `rtpscripttransform`'s")
+    add("  `total-frames` = `written-frames` = N with `failed-frames` = `rejected-frames` = 0. So every figure is for N of N frames.")
+    add("")
+    add(f"Are the transforms doing the work? (checked on the first {video['unique']} buffers of each stream in this run)")
+    add("")
+    for check in encoded["checks"]:
+        add(f"- {check['check']}: **{check['outcome']}**{'' if check['ok'] else ' -- CHECK FAILED'}")
+    add("")
+    add("### Per-frame cost: `rtpscripttransform worker=identity` vs `queue` (both one thread hop)")
+    add("")
+    add("| Stream | N x rounds | Frames delivered: ours (total/written) / queue / baseline | Measure | Baseline us/frame | Ours us/frame | queue us/frame | Ratio median [min-max] | Target | Met? |")
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for s in encoded["streams"]:
+        c = s["counters"]
+        delivered = (f"{c['identity']['rendered']}/{s['n']} ({c['identity']['xform_total']}/{c['identity']['xform_written']}) / "
+                     f"{c['queue']['rendered']}/{s['n']} / {c['none']['rendered']}/{s['n']}")
+        pf, cpf = s["per_frame"], s["cpu_per_frame"]
+        rows = [("whole pipeline: wall time per frame", f"{pf['none']['median']:.2f}", pf["identity"]["median"],
+                 pf["queue"]["median"], s["whole"])]
+        if s["hop"] is not None:
+            rows.append(("per hop: (wall time - baseline) per frame", "-", s["hop_ours"]["median"],
+                         s["hop_queue"]["median"], s["hop"]))
+        if s["cpu_hop"] is not None:
+            rows.append(("per hop, CPU: (CPU time - baseline) per frame", f"({cpf['none']['median']:.2f} CPU)",
+                         s["cpu_hop_ours"]["median"], s["cpu_hop_queue"]["median"], s["cpu_hop"]))
+        for measure, base, mine, theirs, ratio in rows:
+            add(f"| {s['name']} | {s['n']} x {s['rounds']} | {delivered} | {measure} | {base} | {mine:.2f} | {theirs:.2f} | "
+                f"{ratio['median']:.3f} [{ratio['min']:.3f}-{ratio['max']:.3f}] | <= {ENCODED_TARGET} | "
+                f"{verdict({'met': ratio['met'], 'ratio_min': ratio['min'], 'ratio_max': ratio['max']}, ENCODED_TARGET)} |")
+    add("")
+    for s in encoded["streams"]:
+        sw = s["switches"]
+        add(f"- {s['name']}: context switches per frame (voluntary + involuntary, all threads of the process, median over "
+            f"the rounds): ours {sw['identity']['median']:.2f}, queue {sw['queue']['median']:.2f}, baseline "
+            f"{sw['none']['median']:.2f}.")
+    add("- Ours / queue us/frame: medians over the rounds (per-hop rows: of the per-round differences from the baseline).")
+    add("  Wall time is what the pipeline takes; CPU time is `time.process_time()` of the process running the pipeline")
+    add("  (every thread), so it also counts work done on the second core while the first is busy, which wall time hides.")
+    for s in encoded["streams"]:
+        for key, label in (("hop_skipped", "per-hop"), ("cpu_hop_skipped", "per-hop CPU")):
+            if s[key]:
+                add(f"- {s['name']}: {s[key]} round(s) left out of the {label} ratio: there queue took no more than the "
+                    "baseline.")
+    add("")
+    vp8 = next((s for s in encoded["streams"] if s["name"] == "VP8"), None)
+    if vp8 is not None and vp8.get("costs"):
+        add(f"### `negate` throughput (VP8 stream above: {video['bytes'] / 1e6:.1f} MB per run; MB = 10^6 bytes)")
+        add("")
+        add("Cost attributable to the transform = time(`worker=W`) - time(`worker=identity`) in the same round, in wall time and")
+        add("in CPU time; throughput = encoded bytes / that cost (from the median cost; the range from the highest and lowest")
+        add("per-round costs). The transform runs on the element's worker thread while the upstream thread reads and parses")
+        add("the next frames on the other core, so much of its work does not lengthen the pipeline: the wall-time figure is")
+        add("what it costs this pipeline, the CPU-time figure is closer to the work itself (and to what it would cost on a")
+        add("busy machine).")
+        add("")
+        add("| Transform | Compared with | Frames delivered | Extra wall us/frame median [min-max] | Throughput by wall time, MB/s [range] | Extra CPU us/frame median [min-max] | Throughput by CPU time, MB/s [range] |")
+        add("|---|---|---|---|---|---|---|")
+        labels = {"negate": ("`rtpscripttransform worker=negate`", "`worker=identity`", "negate"),
+                  "negate_all": ("`rtpscripttransform worker=\"negate clear=none\"`", "`worker=identity`", "negate_all"),
+                  "srtp": (f"C reference, not the same job: `rtpvp8pay ! {SRTP.split(' key=')[0]} rtp-cipher=aes-128-icm rtp-auth=null`",
+                           "`rtpvp8pay` alone", "srtp")}
+        for key, cost in vp8["costs"].items():
+            label, reference, counter = labels[key]
+            counters = vp8["counters"][counter]
+            expected = video["rtp_packets"] if key == "srtp" else vp8["n"]
+            unit = " RTP packets" if key == "srtp" else ""
+            delivered = f"{counters['rendered']}/{expected}{unit}"
+            if "xform_total" in counters:
+                delivered += f" ({counters['xform_total']}/{counters['xform_written']})"
+            cells = []
+            for prefix in ("", "cpu_"):
+                us, seconds = cost[prefix + "us"], cost[prefix + "seconds"]
+                low, high = seconds["max"], seconds["min"]
+                rng = (f"{video['bytes'] / low / 1e6:,.0f}" if low > 0 else "-") + "-" + (
+                    f"{video['bytes'] / high / 1e6:,.0f}" if high > 0 else "unbounded")
+                cells.append(f"{us['median']:.2f} [{us['min']:.2f}-{us['max']:.2f}] | "
+                             f"{throughput_mbs(video['bytes'], seconds['median'])} [{rng}]")
+            add(f"| {label} | {reference} | {delivered} | {cells[0]} | {cells[1]} |")
+        add("")
+        share = encoded["clear"].get("VP8")
+        add("- `negate` (default clear-bytes policy) inverts every byte after the prefix GStreamer's VP8 payloader parses (frame")
+        add("  header, first partition and partition-size table)" + (
+            f": {100 * share:.1f}% of this stream's bytes stay clear (checks above), so it inverts about "
+            f"{100 * (1 - share):.0f}% of the bytes counted here;" if share is not None else ";")
+            + " `negate clear=none` inverts every byte.")
+        if encoded["srtp"]:
+            add("- No C element inverts the bytes of encoded frames, so there is no C equivalent of `negate`. For scale only,")
+            add("  the C element that does transform every payload byte of this stream in a real pipeline is `srtpenc`")
+            add("  (encryption). It works on the RTP packets (so it needs `rtpvp8pay` in front, the reference run),")
+            add(f"  {video['rtp_packets']} packets per run, runs AES-128 in counter mode (no authentication), far more work per byte")
+            add("  than NOT, and adds per-packet overhead; so it is no ratio and has no target.")
+        else:
+            add("- No C element inverts the bytes of encoded frames, so there is no C equivalent of `negate` (`srtpenc`, the")
+            add("  nearest C job on the same bytes, is not installed here).")
+        add("")
+    add("Per-round times (us/frame, wall / CPU, in round order):")
+    add("")
+    for s in encoded["streams"]:
+        for key, values in s["per_frame"].items():
+            unit = f" (per {s['n']} frames, not per packet)" if key in ("pay", "srtp") else ""
+            add(f"- {s['name']}, {key}{unit}: " + ", ".join(
+                f"{v:.2f}/{c:.2f}" for v, c in zip(values["all"], s["cpu_per_frame"][key]["all"])))
+    add("")
+    add("Pipelines (as run; `<dir>` is the temporary folder):")
+    add("")
+    for s in encoded["streams"]:
+        for key, description in s["pipelines"].items():
+            add(f"- {s['name']}, {key}: `{description.replace(os.path.dirname(video['path']), '<dir>')}`")
+    add("")
 
 
 def verdict(comparison, target):
@@ -926,6 +1135,24 @@ def print_table(results, latencies):
     print("=" * width)
 
 
+def print_encoded(encoded):
+    for s in encoded["streams"]:
+        pf = s["per_frame"]
+        print(f"encoded {s['name']}: us/frame baseline {pf['none']['median']:.2f}, identity {pf['identity']['median']:.2f}, "
+              f"queue {pf['queue']['median']:.2f}; identity/queue whole {s['whole']['median']:.3f} "
+              f"[{s['whole']['min']:.3f}-{s['whole']['max']:.3f}]"
+              + (f", per hop {s['hop']['median']:.3f} [{s['hop']['min']:.3f}-{s['hop']['max']:.3f}] "
+                 f"({s['hop_ours']['median']:.2f} vs {s['hop_queue']['median']:.2f} us)" if s["hop"] else "")
+              + (f", per hop CPU {s['cpu_hop']['median']:.3f} [{s['cpu_hop']['min']:.3f}-{s['cpu_hop']['max']:.3f}] "
+                 f"({s['cpu_hop_ours']['median']:.2f} vs {s['cpu_hop_queue']['median']:.2f} us)" if s["cpu_hop"] else "")
+              + f" (target <= {ENCODED_TARGET})")
+        for key, cost in s.get("costs", {}).items():
+            print(f"encoded {s['name']}: {key}: wall {cost['us']['median']:+.2f} us/frame, "
+                  f"{throughput_mbs(encoded['video']['bytes'], cost['seconds']['median'])}; CPU "
+                  f"{cost['cpu_us']['median']:+.2f} us/frame, "
+                  f"{throughput_mbs(encoded['video']['bytes'], cost['cpu_seconds']['median'])}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -939,7 +1166,15 @@ def main():
     parser.add_argument("--latency-frames", type=int, default=300)
     parser.add_argument("--latency-warmup", type=int, default=30)
     parser.add_argument("--timeout", type=int, default=60, help="seconds per pipeline run")
-    parser.add_argument("--only", default="", help="comma-separated subset: hop,mirror,sepia,latency")
+    parser.add_argument("--encoded-rounds", type=int, default=15,
+                        help="rounds per stream in the Encoded transforms section")
+    parser.add_argument("--encoded-unique", type=int, default=300,
+                        help="VP8 frames (1920x1080) encoded once at the start of the Encoded transforms section")
+    parser.add_argument("--encoded-repeat", type=int, default=10,
+                        help="times the encoded VP8 frames are written into the IVF file (N = unique x repeat)")
+    parser.add_argument("--encoded-audio-frames", type=int, default=30000,
+                        help="Opus frames (20 ms) encoded for the Encoded transforms section")
+    parser.add_argument("--only", default="", help="comma-separated subset: hop,mirror,sepia,latency,encoded")
     parser.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"),
                         help="where stacks of hung pipelines go")
     args = parser.parse_args()
@@ -1049,6 +1284,8 @@ def main():
                   f"min {response['min']:.3f}, max {response['max']:.3f}, unmatched {response['unmatched']}, "
                   f"processor discarded {response['discarded']}", flush=True)
 
+    encoded = encoded_section(child, args, failures) if wanted("encoded") else None
+
     copies = []
     if results:
         print("\n== buffer copies (GST_PERFORMANCE log, untimed runs)", flush=True)
@@ -1074,8 +1311,10 @@ def main():
     child.stop()
     wall = time.monotonic() - started
     print_table(results, latencies)
+    if encoded:
+        print_encoded(encoded)
     write_markdown(args.output, results, latencies, checks, baselines, copies, info, args, wall, failures,
-                   child.hangs)
+                   child.hangs, encoded)
     print(f"wrote {args.output} ({wall:.0f} s)")
     for failure in failures:
         print(f"FAILURE: {failure}", file=sys.stderr)

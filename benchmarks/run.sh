@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Benchmarks the plugin's trackprocessor/trackgenerator against GStreamer's C elements and
-# writes BENCHMARKS.md at the package root.
+# Benchmarks the plugin's trackprocessor/trackgenerator and rtpscripttransform against
+# GStreamer's C elements and writes BENCHMARKS.md at the package root.
 #
-#   benchmarks/run.sh                 # everything (about 3-5 minutes on 2 cores)
+#   benchmarks/run.sh                 # everything (about 4-7 minutes on 2 cores)
+#   benchmarks/run.sh --only encoded  # only the Encoded transforms section (rtpscripttransform, ~1.5-2 min)
 #   benchmarks/run.sh --rounds 3      # extra arguments go to benchmarks/bench.py (see --help)
+#
+# --only writes a BENCHMARKS.md with only the sections run; run it without --only before committing.
 #
 # Builds the plugin in release mode in its own scratch path (.build-bench, git-ignored), copies
 # libgstinsertablestreams.so alone into a temporary folder and runs everything with
