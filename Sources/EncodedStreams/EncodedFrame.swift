@@ -94,6 +94,18 @@ public struct RTPStreamInfo: Sendable, Equatable {
     }
 }
 
+extension RTPStreamInfo {
+    /// The copy constructors' metadata override: the RTP fields a page may change.
+    func overriding(_ ssrc: UInt32?, _ csrcs: [UInt32], _ payloadType: UInt8?, _ rtpTimestamp: UInt32?) -> RTPStreamInfo {
+        var info = self
+        info.synchronizationSource = ssrc
+        info.contributingSources = csrcs
+        info.payloadType = payloadType
+        info.rtpTimestamp = rtpTimestamp
+        return info
+    }
+}
+
 /// `RTCEncodedVideoFrameMetadata`. Nil: not known to GStreamer at this point of the pipeline.
 public struct EncodedVideoFrameMetadata: Sendable, Equatable {
     public var synchronizationSource: UInt32?
@@ -264,14 +276,10 @@ public final class EncodedVideoFrame: EncodedFrame, @unchecked Sendable {
         type = other.type
         capsSize = other.capsSize
         frameId = other.frameId
-        var info = other.streamInfo
-        if let metadata {
-            info.synchronizationSource = metadata.synchronizationSource
-            info.contributingSources = metadata.contributingSources
-            info.payloadType = metadata.payloadType
-            info.rtpTimestamp = metadata.rtpTimestamp
+        let info = metadata.map {
+            other.streamInfo.overriding($0.synchronizationSource, $0.contributingSources, $0.payloadType, $0.rtpTimestamp)
         }
-        try super.init(copying: other, streamInfo: info)
+        try super.init(copying: other, streamInfo: info ?? other.streamInfo)
     }
 
     /// `getMetadata()`. Width and height come from the caps, or from a VP8 key frame's header.
@@ -289,14 +297,10 @@ public final class EncodedVideoFrame: EncodedFrame, @unchecked Sendable {
 public final class EncodedAudioFrame: EncodedFrame, @unchecked Sendable {
     /// `new RTCEncodedAudioFrame(frame, {metadata})`.
     public init(copying other: EncodedAudioFrame, metadata: EncodedAudioFrameMetadata? = nil) throws {
-        var info = other.streamInfo
-        if let metadata {
-            info.synchronizationSource = metadata.synchronizationSource
-            info.contributingSources = metadata.contributingSources
-            info.payloadType = metadata.payloadType
-            info.rtpTimestamp = metadata.rtpTimestamp
+        let info = metadata.map {
+            other.streamInfo.overriding($0.synchronizationSource, $0.contributingSources, $0.payloadType, $0.rtpTimestamp)
         }
-        try super.init(copying: other, streamInfo: info)
+        try super.init(copying: other, streamInfo: info ?? other.streamInfo)
     }
 
     package override init(buffer: UnsafeMutablePointer<GstBuffer>, codec: EncodedCodec, origin: FrameOrigin, streamInfo: RTPStreamInfo) {

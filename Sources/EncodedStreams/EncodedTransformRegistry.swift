@@ -46,17 +46,8 @@ public enum EncodedTransformRegistry {
     public static func descriptor(named name: String) -> EncodedTransformDescriptor? { table.withLock { $0[name] } }
 
     public static func makeTransformers(_ description: String, context: EncodedTransformContext) throws -> [EncodedFrameTransformer] {
-        try TransformRegistry.parse(description).map { step in
-            guard let descriptor = descriptor(named: step.name) else {
-                throw TransformSpecError("unknown encoded transform '\(step.name)' in worker \"\(description)\"; known encoded transforms: \(names.joined(separator: ", "))")
-            }
-            let known = Set(descriptor.parameters.map(\.name))
-            for key in step.values.keys.sorted() where !known.contains(key) {
-                let list = descriptor.parameters.isEmpty ? "it takes no parameters"
-                    : "its parameters are: \(descriptor.parameters.map(\.name).joined(separator: ", "))"
-                throw TransformSpecError("transform '\(step.name)' has no parameter '\(key)'; \(list)")
-            }
-            return try descriptor.factory(TransformParameters(transformName: step.name, values: step.values), context)
-        }
+        try TransformRegistry.resolve(description, noun: "encoded transform", known: names, lookup: descriptor(named:),
+                                      parameters: \.parameters)
+            .map { descriptor, parameters in try descriptor.factory(parameters, context) }
     }
 }

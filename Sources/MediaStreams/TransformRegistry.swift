@@ -108,17 +108,27 @@ public enum TransformRegistry {
     /// Parses a description such as `sepia ! mirror` or `blur radius=8 ! delay ms=40` and
     /// builds its transformers, in order.
     public static func makeTransformers(_ description: String, context: TransformContext) throws -> [FrameTransformer] {
+        try resolve(description, noun: "transform", known: names, lookup: descriptor(named:), parameters: \.parameters)
+            .map { descriptor, parameters in try descriptor.factory(parameters, context) }
+    }
+
+    /// Parses `description` and checks every step against its descriptor: the name must be
+    /// known and every parameter declared. Shared by the raw and encoded registries.
+    package static func resolve<Descriptor>(_ description: String, noun: String, known names: @autoclosure () -> [String],
+                                            lookup: (String) -> Descriptor?,
+                                            parameters: (Descriptor) -> [TransformParameterInfo]) throws -> [(Descriptor, TransformParameters)] {
         try parse(description).map { step in
-            guard let descriptor = descriptor(named: step.name) else {
-                throw TransformSpecError("unknown transform '\(step.name)' in worker \"\(description)\"; known transforms: \(names.joined(separator: ", "))")
+            guard let descriptor = lookup(step.name) else {
+                throw TransformSpecError("unknown \(noun) '\(step.name)' in worker \"\(description)\"; known \(noun)s: \(names().joined(separator: ", "))")
             }
-            let known = Set(descriptor.parameters.map(\.name))
+            let declared = parameters(descriptor)
+            let known = Set(declared.map(\.name))
             for key in step.values.keys.sorted() where !known.contains(key) {
-                let list = descriptor.parameters.isEmpty ? "it takes no parameters"
-                    : "its parameters are: \(descriptor.parameters.map(\.name).joined(separator: ", "))"
+                let list = declared.isEmpty ? "it takes no parameters"
+                    : "its parameters are: \(declared.map(\.name).joined(separator: ", "))"
                 throw TransformSpecError("transform '\(step.name)' has no parameter '\(key)'; \(list)")
             }
-            return try descriptor.factory(TransformParameters(transformName: step.name, values: step.values), context)
+            return (descriptor, TransformParameters(transformName: step.name, values: step.values))
         }
     }
 

@@ -25,6 +25,7 @@ enum EncodedTestTransforms {
         })
         EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "swap-pairs", summary: "emits frames 2k+1, 2k (tests)") { _, _ in SwapPairs() })
         EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "twice", summary: "enqueues every frame twice (tests)") { _, _ in Twice() })
+        EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "copy", summary: "enqueues a copy with payload type 42 (tests)") { _, _ in CopyWithMetadata() })
         EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "fail-odd", summary: "throws on odd frames (tests)") { _, _ in FailOddEncoded() })
         EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "echo", summary: "answers messages (tests)") { _, _ in Echo() })
         EncodedTransformRegistry.register(EncodedTransformDescriptor(name: "from-other-thread", summary: "enqueues from another thread (tests)") { _, _ in FromOtherThread() })
@@ -68,6 +69,20 @@ final class SwapPairs: EncodedFrameTransformer {
     }
     func flush(controller: EncodedTransformController) throws {
         if let held { try controller.enqueue(held) }
+    }
+}
+
+/// The copy constructor: a copy with an overridden payload type replaces each frame.
+final class CopyWithMetadata: EncodedFrameTransformer {
+    static let payloadTypes = Mutex<[UInt8?]>([])
+    func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
+        guard let video = frame as? EncodedVideoFrame else { return try controller.enqueue(frame) }
+        var metadata = video.metadata()
+        metadata.payloadType = 42
+        let copy = try EncodedVideoFrame(copying: video, metadata: metadata)
+        Self.payloadTypes.withLock { $0.append(copy.metadata().payloadType) }
+        video.close()
+        try controller.enqueue(copy)
     }
 }
 

@@ -170,7 +170,7 @@ final class RtpScriptTransformTests: XCTestCase {
     func testFramesLeaveInOrderNeverTwice() throws {
         let cases: [(worker: String, written: UInt64, rejected: UInt64, failed: UInt64)] = [
             ("swap-pairs", 15, 15, 0), ("twice", 30, 30, 0), ("from-other-thread", 30, 0, 0), ("fail-odd", 15, 0, 15),
-            ("negate ! swap-pairs ! negate", 15, 15, 0),
+            ("negate ! swap-pairs ! negate", 15, 15, 0), ("copy", 30, 0, 0),
         ]
         for (worker, written, rejected, failed) in cases {
             let pipeline = try TestPipeline("""
@@ -189,6 +189,9 @@ final class RtpScriptTransformTests: XCTestCase {
             XCTAssertEqual(Set(pts).count, pts.count, "\(worker): duplicated")
             let expected = Dictionary(uniqueKeysWithValues: reference.buffers.map { ($0.pts ?? 0, $0.bytes) })
             XCTAssertTrue(output.buffers.allSatisfy { expected[$0.pts ?? 0] == $0.bytes }, "\(worker): bytes changed")
+            if worker == "copy" {
+                XCTAssertEqual(CopyWithMetadata.payloadTypes.withLock { $0 }, Array(repeating: 42, count: 30))
+            }
             if failed > 0 {
                 let warnings = pipeline.warnings.filter { $0.text.contains("The worker transform failed on a frame; the frame was dropped and the stream continues: test transform refuses odd encoded frames") }
                 XCTAssertEqual(warnings.count, 1, "at most one warning a second: \(pipeline.warnings)")
