@@ -8,6 +8,7 @@
 //   MediaStreams        VideoFrame / AudioData, the frame ring, TransformStream-like API
 //   EncodedStreams      EncodedVideoFrame / EncodedAudioFrame, RTCRtpScriptTransformer-like API,
 //                       codec frame layouts (which bytes payloaders need in clear)
+//   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs), on swift-crypto
 //   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
 //   InsertableStreams   the elements (one folder each) and their registration; library product
 //   WebRTCLoopback      two webrtcbin peers in one process (example program and tests)
@@ -51,6 +52,10 @@ let package = Package(
         .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
     ],
+    dependencies: [
+        // Cryptography for SFrame (RFC 9605): AES-GCM, HMAC, HKDF (Crypto) and AES-CTR (CryptoExtras).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
     targets: [
         .systemLibrary(name: "CGStreamer"),
         .target(name: "GStreamerBridge", dependencies: ["CGStreamer"], swiftSettings: gstreamerSwiftSettings),
@@ -58,6 +63,10 @@ let package = Package(
                 swiftSettings: gstreamerSwiftSettings),
         .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams"],
                 swiftSettings: gstreamerSwiftSettings),
+        .target(name: "SFrame", dependencies: [
+                    .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "CryptoExtras", package: "swift-crypto"),
+                ]),
         .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams"],
                 swiftSettings: gstreamerSwiftSettings),
         .target(name: "InsertableStreams",
@@ -88,7 +97,7 @@ let package = Package(
                           swiftSettings: gstreamerSwiftSettings),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
-                                   "GStreamerBridge", "WebRTCLoopback"],
+                                   "GStreamerBridge", "WebRTCLoopback", "SFrame"],
                     swiftSettings: gstreamerSwiftSettings),
     ]
 )
