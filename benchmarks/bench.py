@@ -564,22 +564,27 @@ class Child:
                 self.process.wait()
 
 
+def run_in_child(child, description, expected, timeout_s, failures):
+    """Plays `description` to EOS in the child; None (and the reason in `failures`) on a hang or error."""
+    try:
+        response = child.call({"op": "eos", "pipeline": description, "n": expected, "timeout": timeout_s},
+                              timeout_s + 30)
+    except Hang as error:
+        failures.append(str(error))
+        return None
+    if not response.get("ok"):
+        failures.append(response["error"])
+        print(f"  FAILED: {response['error']}", flush=True)
+        return None
+    return response
+
+
 def throughput(child, name, variants, n, rounds, target, note, timeout_s, failures):
     """variants: list of (label, description); the first is ours, the others references."""
     print(f"\n== {name}: {n} frames x {rounds} rounds", flush=True)
 
     def run(description, frames):
-        try:
-            response = child.call({"op": "eos", "pipeline": description.format(n=frames), "n": frames,
-                                   "timeout": timeout_s}, timeout_s + 30)
-        except Hang as error:
-            failures.append(str(error))
-            return None
-        if not response.get("ok"):
-            failures.append(response["error"])
-            print(f"  FAILED: {response['error']}", flush=True)
-            return None
-        return response
+        return run_in_child(child, description.format(n=frames), frames, timeout_s, failures)
 
     for label, description in variants:  # warm-up: page in code, grow pools, fill caches
         run(description, min(n, 60))
@@ -631,17 +636,7 @@ def interleaved(child, name, variants, rounds, timeout_s, failures):
     print(f"\n== {name}: {rounds} rounds", flush=True)
 
     def run(description, expected):
-        try:
-            response = child.call({"op": "eos", "pipeline": description, "n": expected, "timeout": timeout_s},
-                                  timeout_s + 30)
-        except Hang as error:
-            failures.append(str(error))
-            return None
-        if not response.get("ok"):
-            failures.append(response["error"])
-            print(f"  FAILED: {response['error']}", flush=True)
-            return None
-        return response
+        return run_in_child(child, description, expected, timeout_s, failures)
 
     for _, description, expected in variants:
         run(description, expected)
