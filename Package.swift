@@ -67,7 +67,7 @@ let package = Package(
                     .product(name: "Crypto", package: "swift-crypto"),
                     .product(name: "CryptoExtras", package: "swift-crypto"),
                 ]),
-        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams"],
+        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"],
                 swiftSettings: gstreamerSwiftSettings),
         .target(name: "InsertableStreams",
                 dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms"],
@@ -87,6 +87,8 @@ let package = Package(
                 .unsafeFlags([
                     // The Swift runtime goes inside the plugin: no toolchain rpath is needed.
                     "-static-stdlib",
+                    // FoundationEssentials (swift-crypto's Data) needs these; autolinking misses them.
+                    "-l_FoundationCollections", "-l_FoundationCShims",
                     // Export only gst_plugin_insertablestreams_get_desc.
                     "-Xlinker", "--version-script=\(packageRoot)/plugin/exports.map",
                     // The Swift runtime cannot be unloaded; GStreamer unloads plugins whose init fails.

@@ -6,6 +6,10 @@ public enum SFrameError: Error, Equatable, CustomStringConvertible {
     case unknownKeyID(UInt64)
     /// The tag did not verify (`authentication`).
     case authentication
+    /// A counter already accepted under this key id, or older than the replay window (`replay`).
+    case replay(keyID: UInt64, counter: UInt64)
+    /// The sender has no key: it sends nothing rather than plaintext.
+    case noKey
     /// The counter of the key is exhausted: encrypting again would reuse a nonce.
     case counterExhausted(UInt64)
     /// A key of the wrong size, or another bad argument.
@@ -17,7 +21,10 @@ public enum SFrameError: Error, Equatable, CustomStringConvertible {
         case .syntax: "syntax"
         case .unknownKeyID: "keyID"
         case .authentication: "authentication"
-        case .counterExhausted, .invalidArgument: "other"
+        case .replay: "replay"
+        case .noKey: "no-key"
+        case .counterExhausted: "counter-exhausted"
+        case .invalidArgument: "other"
         }
     }
 
@@ -26,6 +33,8 @@ public enum SFrameError: Error, Equatable, CustomStringConvertible {
         case .syntax(let why): "syntax: \(why)"
         case .unknownKeyID(let kid): "keyID: no key for key id \(kid)"
         case .authentication: "authentication: the frame did not authenticate"
+        case .replay(let kid, let counter): "replay: counter \(counter) of key id \(kid) was already accepted or is older than the replay window"
+        case .noKey: "no-key: no encryption key set; frames are dropped until one is (set-key)"
         case .counterExhausted(let kid): "the counter of key id \(kid) is exhausted; set a new key before encrypting more"
         case .invalidArgument(let why): why
         }

@@ -1,0 +1,263 @@
+import EncodedStreams
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // what swift-crypto uses: no ICU in the plugin
+#else
+import Foundation
+#endif
+import MediaStreams
+import SFrame
+
+/// End-to-end encryption of encoded frames with SFrame (RFC 9605): the web's SFrameTransform
+/// for `rtpscripttransform`. On the send side every frame becomes
+/// `clear codec bytes || SFrame(header || ciphertext || tag)`, on the receive side the reverse.
+///
+/// The clear codec bytes are those GStreamer's payloaders parse (`ClearBytesPolicy`); they are
+/// authenticated as SFrame metadata (the AEAD's additional data), normalised for H.264/H.265
+/// (`FrameLayout.authenticatedClearBytes`). H.264/H.265 ciphertext is escaped so that it holds
+/// no start code. G.711 and G.722 are refused: their payloaders cut audio by packet time, so
+/// the receiver would not get whole SFrame frames.
+///
+/// Fails closed: a sender without a key drops its frames; a receiver passes only frames that
+/// authenticated, counts the others by kind and reports them (`SFrameFailureLog`).
+final class SFrameTransform: EncodedFrameTransformer {
+    struct Configuration {
+        var suite = CipherSuite.aes128GcmSha256_128
+        var policy = ClearBytesPolicy.gstreamer
+        var initialKeys: [SFrameKeyInput] = []
+        /// Video receivers drop frames that decrypt after a failure until a key frame arrives,
+        /// so the decoder never predicts from a picture it did not get.
+        var waitsForKeyFrame = true
+        var detectsReplays = true
+    }
+
+    private let configuration: Configuration
+    private let sender = SFrameSender(counterStart: .clock)
+    private let receiver: SFrameReceiver
+    private var side = TransformSide.send
+    private var failures = SFrameFailureLog()
+    private var protectedCount: UInt64 = 0
+    private var unprotectedCount: UInt64 = 0
+    private var keyFrameWaitDrops: UInt64 = 0
+    private var keyFrameRequests: UInt64 = 0
+    /// Receiver, video: a frame was refused since the last key frame that decrypted.
+    private var awaitingKeyFrame = false
+    private var lastKeyFrameRequest: ContinuousClock.Instant?
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+        receiver = SFrameReceiver(detectsReplays: configuration.detectsReplays)
+    }
+
+    /// From `worker="sframe suite=... clear=..."` and the element's `options` (keys).
+    convenience init(parameters: TransformParameters, options: TransformMessage) throws {
+        var configuration = SFrameTransform.Configuration()
+        let suiteName = parameters.string("suite") ?? configuration.suite.description
+        guard let suite = CipherSuite(name: suiteName) else {
+            throw TransformSpecError("transform 'sframe': suite=\(suiteName) is not an SFrame cipher suite; use one of \(CipherSuite.allCases.map { "\($0) (0x000\($0.rawValue))" }.joined(separator: ", "))")
+        }
+        configuration.suite = suite
+        let policy = try parameters.choice("clear", default: ClearBytesPolicy.gstreamer.rawValue, among: ClearBytesPolicy.allCases.map(\.rawValue))
+        configuration.policy = ClearBytesPolicy(rawValue: policy)!
+        configuration.waitsForKeyFrame = try parameters.choice("wait-for-key-frame", default: "true", among: ["true", "false"]) == "true"
+        configuration.detectsReplays = try parameters.choice("replay-window", default: "true", among: ["true", "false"]) == "true"
+        configuration.initialKeys = try SFrameOptionKeys(options).keys
+        self.init(configuration: configuration)
+    }
+
+    var supportedCodecs: Set<EncodedCodec>? { Set(EncodedCodec.allCases).subtracting([.pcmu, .pcma, .g722]) }
+
+    func start(controller: EncodedTransformController) throws {
+        side = controller.side
+        if side == .send, configuration.initialKeys.count > 1 {
+            throw SFrameConfigurationError("options: a sender encrypts with one key; give key and key-id (keys= is for receivers)")
+        }
+        for key in configuration.initialKeys { try install(key, replacingSenderKey: true) }
+    }
+
+    func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
+        if side == .send {
+            try protect(frame, controller: controller)
+        } else {
+            try unprotect(frame, controller: controller)
+        }
+    }
+
+    func flush(controller: EncodedTransformController) throws {
+        failures.reportDue(controller: controller, force: true)
+    }
+
+    // MARK: Keys
+
+    func receive(message: TransformMessage, controller: EncodedTransformController) throws {
+        guard let command = try SFrameKeyCommand(message) else { return }
+        switch command {
+        case .set(let key):
+            try install(key, replacingSenderKey: true)
+        case .add(let key):
+            guard side == .receive else {
+                throw SFrameConfigurationError("add-key is for receivers (they hold several keys); a sender switches keys with set-key")
+            }
+            try install(key, replacingSenderKey: false)
+        case .remove(let keyID):
+            guard side == .receive else {
+                throw SFrameConfigurationError("remove-key is for receivers; a sender switches keys with set-key")
+            }
+            receiver.removeKey(keyID)
+        case .stats:
+            controller.postMessage(statistics())
+            return
+        }
+        controller.postMessage(keyState())
+        // A rotation that brings the key of frames we could not decrypt: ask for a key frame
+        // now rather than waiting for the encoder's next one.
+        if side == .receive, awaitingKeyFrame { requestKeyFrame(controller: controller, force: true) }
+    }
+
+    private func install(_ key: SFrameKeyInput, replacingSenderKey: Bool) throws {
+        let material = try SFrameKeyMaterial(suite: configuration.suite, keyID: key.keyID, baseKey: key.baseKey)
+        if side == .send {
+            sender.setKey(material)
+        } else {
+            receiver.addKey(material)
+        }
+    }
+
+    /// `sframe-keys`: the keys now in use, after every key change.
+    private func keyState() -> TransformMessage {
+        var message = TransformMessage("sframe-keys", ["side": .string(side.rawValue)])
+        if side == .send {
+            if let keyID = sender.keyID { message["key-id"] = .uint(UInt(keyID)) }
+        } else {
+            message["key-ids"] = .string(receiver.keyIDs.map(String.init).joined(separator: ","))
+        }
+        return message
+    }
+
+    /// `sframe-stats`: the reply to `get-stats`.
+    private func statistics() -> TransformMessage {
+        var message = keyState()
+        message.name = "sframe-stats"
+        message["cipher-suite"] = .string(configuration.suite.description)
+        if side == .send {
+            message["encrypted"] = .uint(UInt(protectedCount))
+            for kind in ["no-key", "counter-exhausted"] { message[kind] = .uint(UInt(failures.total(kind))) }
+        } else {
+            message["decrypted"] = .uint(UInt(unprotectedCount))
+            for kind in ["authentication", "keyID", "syntax", "replay"] { message[kind] = .uint(UInt(failures.total(kind))) }
+            message["dropped-awaiting-key-frame"] = .uint(UInt(keyFrameWaitDrops))
+            message["key-frame-requests"] = .uint(UInt(keyFrameRequests))
+        }
+        return message
+    }
+
+    // MARK: Send side
+
+    private func protect(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
+        guard sender.hasKey else {
+            failures.record(.noKey, keyID: nil, controller: controller)
+            frame.close()
+            return
+        }
+        let codec = frame.codec
+        let escapes = codec == .h264 || codec == .h265
+        let sealed: (clear: [UInt8], payload: Data)
+        do {
+            sealed = try frame.withUnsafeBytes { bytes in
+                let layout = FrameLayout.of(bytes, codec: codec, policy: configuration.policy)
+                if escapes, layout.clearCount == bytes.count {
+                    throw SFrameError.syntax("a \(codec.mimeType) access unit without a slice cannot be protected (nothing to encrypt)")
+                }
+                let clear = UnsafeRawBufferPointer(rebasing: bytes[..<layout.clearCount])
+                let metadata = FrameLayout.authenticatedClearBytes(clear, codec: codec)
+                let payload = try sender.protect(UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...]), metadata: metadata)
+                return (Array(clear), payload)
+            }
+        } catch let error as SFrameError {
+            failures.record(error, keyID: sender.keyID, controller: controller)
+            frame.close()
+            return
+        }
+        try sealed.payload.withUnsafeBytes { payload in
+            let bodyCount = escapes ? H26xEscaping.escapedCount(payload) : payload.count
+            try frame.replaceData(count: sealed.clear.count + bodyCount) { output in
+                sealed.clear.withUnsafeBytes { output.copyMemory(from: $0) }
+                let body = UnsafeMutableRawBufferPointer(rebasing: output[sealed.clear.count...])
+                if escapes {
+                    H26xEscaping.escape(payload, into: body)
+                } else {
+                    body.copyMemory(from: payload)
+                }
+            }
+        }
+        protectedCount += 1
+        failures.reportDue(controller: controller)
+        try controller.enqueue(frame)
+    }
+
+    // MARK: Receive side
+
+    private func unprotect(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
+        let codec = frame.codec
+        let opened: (clear: [UInt8], plaintext: Data)
+        var keyID: UInt64?
+        do {
+            opened = try frame.withUnsafeBytes { bytes in
+                let layout = FrameLayout.of(bytes, codec: codec, policy: configuration.policy)
+                guard layout.clearCount < bytes.count else {
+                    throw SFrameError.syntax("a \(bytes.count)-byte \(codec.mimeType) frame has no SFrame payload after its \(layout.clearCount) clear bytes")
+                }
+                let clear = UnsafeRawBufferPointer(rebasing: bytes[..<layout.clearCount])
+                let metadata = FrameLayout.authenticatedClearBytes(clear, codec: codec)
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...])
+                let result: (plaintext: Data, header: SFrameHeader)
+                if codec == .h264 || codec == .h265 {
+                    guard let unescaped = H26xEscaping.unescape(rest) else {
+                        throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
+                    }
+                    keyID = try? SFrameHeader.decode(unescaped).0.keyID
+                    result = try receiver.unprotect(unescaped, metadata: metadata)
+                } else {
+                    keyID = try? SFrameHeader.decode(rest).0.keyID
+                    result = try receiver.unprotect(rest, metadata: metadata)
+                }
+                return (Array(clear), result.plaintext)
+            }
+        } catch let error as SFrameError {
+            failures.record(error, keyID: keyID, controller: controller)
+            if codec.kind == .video { awaitingKeyFrame = true }
+            frame.close()
+            return
+        }
+        try frame.replaceData(count: opened.clear.count + opened.plaintext.count) { output in
+            opened.clear.withUnsafeBytes { output.copyMemory(from: $0) }
+            opened.plaintext.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: output[opened.clear.count...]).copyMemory(from: $0) }
+        }
+        unprotectedCount += 1
+        failures.reportDue(controller: controller)
+        if awaitingKeyFrame, let video = frame as? EncodedVideoFrame {
+            if video.type == .key {
+                awaitingKeyFrame = false
+            } else if configuration.waitsForKeyFrame {
+                // It decrypted, but the decoder lacks the picture it predicts from.
+                keyFrameWaitDrops += 1
+                requestKeyFrame(controller: controller, force: false)
+                frame.close()
+                return
+            }
+        }
+        try controller.enqueue(frame)
+    }
+
+    /// `sendKeyFrameRequest()`, at most once a second unless `force`.
+    private func requestKeyFrame(controller: EncodedTransformController, force: Bool) {
+        let now = ContinuousClock.now
+        if !force, let last = lastKeyFrameRequest, now - last < .seconds(1) { return }
+        do {
+            try controller.sendKeyFrameRequest()
+            lastKeyFrameRequest = now
+            keyFrameRequests += 1
+        } catch {
+            // Audio or no upstream path for the request: nothing to ask.
+        }
+    }
+}
