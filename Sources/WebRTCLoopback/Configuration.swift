@@ -20,6 +20,16 @@ public struct LoopbackConfiguration: Sendable {
     /// The example program's transform on both ends: the MDN example (invert the bytes of every
     /// encoded frame on the send side, restore them on the receive side).
     public static let defaultTransform = "rtpscripttransform worker=negate"
+    /// A key for demonstrations and tests (never use a published key for real calls).
+    public static let demoKey = "000102030405060708090a0b0c0d0e0f"
+
+    /// End-to-end encryption: `rtpscripttransform` running `sframe` with one key (the sender's,
+    /// or the one a receiver starts with). Use it on both ends.
+    public static func sframeTransform(key: String = demoKey, keyID: UInt64 = 1, suite: String? = nil) -> String {
+        let worker = suite.map { "sframe suite=\($0)" } ?? "sframe"
+        return "rtpscripttransform worker=\"\(worker)\" options=\"sframe,key=(string)\(key),key-id=(guint64)\(keyID)\""
+    }
+
     /// A transform that changes nothing (a thread hop), for comparison.
     public static let passThrough = "identity silent=true"
 

@@ -20,6 +20,9 @@ final class Session: @unchecked Sendable {
     /// ERROR and WARNING bus messages and signalling failures, in order.
     let messages = Mutex<[String]>([])
     let failed = Atomic<Bool>(false)
+    /// Element messages of the transforms (`sframe-error`, `sframe-stats`, ...), as
+    /// `"<element>: <structure>"`.
+    let transformMessages = Mutex<[String]>([])
     private let offered = Atomic<Bool>(false)
     /// The last parsed `get-stats` reply of `sender`.
     let senderFigures = Mutex<SenderFigures?>(nil)
@@ -193,6 +196,13 @@ final class Session: @unchecked Sendable {
     /// Called by the poster of every bus message (sync handler); the message is then dropped.
     private func busMessage(_ message: UnsafeMutablePointer<GstMessage>) {
         let type = swift_message_type(message)
+        if type == GST_MESSAGE_ELEMENT, let source = swift_message_src(message),
+           String(cString: swift_object_name(source)).contains("_transform"),
+           let structure = swift_message_structure(message), let text = gst_structure_to_string(structure) {
+            defer { g_free(text) }
+            transformMessages.withLock { $0.append("\(String(cString: swift_object_name(source))): \(String(cString: text))") }
+            return
+        }
         guard type == GST_MESSAGE_ERROR || type == GST_MESSAGE_WARNING else { return }
         var error: UnsafeMutablePointer<GError>?
         var debug: UnsafeMutablePointer<gchar>?

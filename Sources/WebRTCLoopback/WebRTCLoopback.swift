@@ -176,6 +176,30 @@ public final class WebRTCLoopback: @unchecked Sendable {
     /// `"error: <source>: <text> (<debug>)"` / `"warning: …"`.
     public var errors: [String] { session.messages.withLock { $0 } }
 
+    /// The transforms' element messages so far (`"recv_video_transform: sframe-error, kind=..."`).
+    public var transformMessages: [String] { session.transformMessages.withLock { $0 } }
+
+    /// Emits `post-message` on the transform `elementName` with `structure` (a GstStructure
+    /// string such as `"set-key, key-id=(guint64)2, key=(string)00..."`). False when there is no
+    /// such element (yet) or the text is not a structure.
+    @discardableResult
+    public func postMessage(to elementName: String, _ structure: String) -> Bool {
+        guard let element = element(named: elementName), let parsed = gst_structure_from_string(structure, nil) else { return false }
+        var arguments = [GValue](repeating: GValue(), count: 2)
+        g_value_init(&arguments[0], swift_type_from_instance(element))
+        g_value_set_object(&arguments[0], element)
+        g_value_init(&arguments[1], swift_type_structure())
+        g_value_take_boxed(&arguments[1], parsed)
+        let signal = g_signal_lookup("post-message", swift_type_from_instance(element))
+        guard signal != 0 else {
+            for index in arguments.indices { g_value_unset(&arguments[index]) }
+            return false
+        }
+        g_signal_emitv(&arguments, signal, 0, nil)
+        for index in arguments.indices { g_value_unset(&arguments[index]) }
+        return true
+    }
+
     /// Whether an ERROR message or a signalling failure has been seen.
     public var hasFailed: Bool { session.failed.load(ordering: .relaxed) }
 

@@ -4,6 +4,7 @@
 //   webrtc-loopback [--codec vp8|h264|none] [--no-audio] [--seconds N]
 //                   [--send-transform DESC|none] [--receive-transform DESC|none] [--json] [--dump-stats]
 //                   [--request-keyframe N]
+//                   [--sframe [--suite NAME] [--key HEX] [--receive-key HEX] [--rotate-key N]]
 //
 // Exit status: 0 when, after a 2 s warm-up, intact frames >= 90 % of the frames sent (video and
 // audio), 1 otherwise, 2 on a pipeline or negotiation error, 64 on a usage error.
@@ -17,7 +18,12 @@ let usage = """
     usage: webrtc-loopback [--codec vp8|h264|none] [--no-audio] [--seconds N]
                            [--send-transform DESC|none] [--receive-transform DESC|none] [--json] [--dump-stats]
                            [--request-keyframe N]   (every N s, as a decoder would: PLI/FIR from receiver to sender)
+                           [--sframe [--suite NAME] [--key HEX] [--receive-key HEX] [--rotate-key N]]
       transforms default to "\(LoopbackConfiguration.defaultTransform)"; "none" means no element
+      --sframe: end-to-end encryption (SFrame, RFC 9605) on both peers instead, key id 1 and
+        --key (default \(LoopbackConfiguration.demoKey)); --receive-key gives the receiver
+        another key (a wrong key decodes nothing); --rotate-key N distributes a new key every N s
+        (receivers first, then senders, then the old key is removed); --suite e.g. AES_128_CTR_HMAC_SHA256_80
     """
 
 func fail(_ message: String, status: Int32) -> Never {
@@ -35,6 +41,11 @@ var seconds = 10
 var json = false
 var dumpStats = false
 var keyFrameInterval = 0
+var sframe = false
+var sframeKey = LoopbackConfiguration.demoKey
+var sframeReceiveKey: String?
+var sframeSuite: String?
+var rotationInterval = 0
 
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func value(for option: String) -> String {
@@ -67,6 +78,13 @@ while let argument = arguments.popFirst() {
     case "--request-keyframe":
         guard let number = Int(value(for: argument)), number > 0 else { fail("--request-keyframe needs a positive integer", status: 64) }
         keyFrameInterval = number
+    case "--sframe": sframe = true
+    case "--key": sframeKey = value(for: argument)
+    case "--receive-key": sframeReceiveKey = value(for: argument)
+    case "--suite": sframeSuite = value(for: argument)
+    case "--rotate-key":
+        guard let number = Int(value(for: argument)), number > 0 else { fail("--rotate-key needs a positive integer", status: 64) }
+        rotationInterval = number
     case "--help", "-h":
         print(usage)
         exit(0)
@@ -74,6 +92,12 @@ while let argument = arguments.popFirst() {
     }
 }
 if configuration.videoCodec == nil && !configuration.audio { fail("nothing to send (--codec none --no-audio)", status: 64) }
+if sframe {
+    sendTransform = LoopbackConfiguration.sframeTransform(key: sframeKey, suite: sframeSuite)
+    receiveTransform = LoopbackConfiguration.sframeTransform(key: sframeReceiveKey ?? sframeKey, suite: sframeSuite)
+} else if sframeReceiveKey != nil || sframeSuite != nil || rotationInterval > 0 {
+    fail("--key, --receive-key, --suite and --rotate-key go with --sframe", status: 64)
+}
 configuration.setTransforms(send: sendTransform, receive: receiveTransform)
 
 // MARK: - run
@@ -87,6 +111,40 @@ do {
     try loopback.start()
 } catch {
     fail("webrtc-loopback: \(error)", status: 2)
+}
+
+// MARK: - SFrame keys
+
+let transformNames = ["send_video_transform", "send_audio_transform", "recv_video_transform", "recv_audio_transform"]
+let receiverNames = transformNames.filter { $0.hasPrefix("recv") }
+let senderNames = transformNames.filter { $0.hasPrefix("send") }
+var currentKeyID: UInt64 = 1
+
+/// The key of a key id for the rotation demo: the base key with its last byte replaced.
+@MainActor func rotationKey(_ keyID: UInt64) -> String {
+    String(sframeKey.dropLast(2)) + String(String(UInt8(truncatingIfNeeded: keyID), radix: 16).leftPadded(2).map { $0 == " " ? "0" : $0 })
+}
+
+/// What a key server does: the receivers get the new key first, the senders switch once it
+/// has arrived, the old key goes away a second later (frames still in flight need it).
+@MainActor func rotateKeys() {
+    let old = currentKeyID
+    currentKeyID += 1
+    let key = rotationKey(currentKeyID)
+    for name in receiverNames { loopback.postMessage(to: name, "add-key, key-id=(guint64)\(currentKeyID), key=(string)\(key)") }
+    g_usleep(100_000)
+    for name in senderNames { loopback.postMessage(to: name, "set-key, key-id=(guint64)\(currentKeyID), key=(string)\(key)") }
+    pendingRemoval = old
+    if !json { print("  key rotation: key id \(old) -> \(currentKeyID)") }
+}
+var pendingRemoval: UInt64?
+
+/// The transforms' `sframe-stats` replies, one line each.
+@MainActor func sframeStatistics() -> [String] {
+    let before = loopback.transformMessages.count
+    for name in transformNames { loopback.postMessage(to: name, "get-stats") }
+    g_usleep(300_000)
+    return loopback.transformMessages.dropFirst(before).filter { $0.contains("sframe-stats") }.sorted()
 }
 
 @MainActor func line(_ statistics: LoopbackStatistics) -> String {
@@ -123,6 +181,11 @@ runLoop: while second < seconds {
     if keyFrameInterval > 0 && second % keyFrameInterval == 0 && !loopback.requestKeyFrame() && !json {
         print("  (key frame request not handled)")
     }
+    if let old = pendingRemoval {
+        for name in receiverNames { loopback.postMessage(to: name, "remove-key, key-id=(guint64)\(old)") }
+        pendingRemoval = nil
+    }
+    if rotationInterval > 0 && second % rotationInterval == 0 && second < seconds { rotateKeys() }
     let messages = loopback.errors
     for message in messages.dropFirst(reportedMessages) where !json { print("  \(message)") }
     reportedMessages = messages.count
@@ -130,6 +193,7 @@ runLoop: while second < seconds {
 }
 
 let final = loopback.statistics()
+let sframeReport = sframe ? sframeStatistics() : []
 let report = dumpStats ? loopback.senderStatsReport() : nil
 loopback.stop()
 
@@ -194,6 +258,7 @@ if json {
         "\"warnings\":[\(loopback.errors.map(jsonString).joined(separator: ","))]",
     ]
     if let report { members.append("\"senderStats\":\(jsonString(report))") }
+    if sframe { members.append("\"sframe\":[\(sframeReport.map(jsonString).joined(separator: ","))]") }
     print("{" + members.joined(separator: ",") + "}")
 } else {
     print("summary (after a \(warmUp) s warm-up):")
@@ -213,6 +278,10 @@ if json {
               + "; last crossing rate \(loopback.lastReceivedSample(video: false))")
     }
     if let report { print("sender get-stats:\n\(report)") }
+    if sframe {
+        print("sframe (whole run):")
+        for line in sframeReport { print("  \(line)") }
+    }
     print(status == 0 ? "PASS" : "FAIL")
 }
 exit(status)

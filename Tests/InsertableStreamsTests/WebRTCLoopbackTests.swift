@@ -1,4 +1,5 @@
 import CGStreamer
+import InsertableStreams
 import WebRTCLoopback
 import XCTest
 
@@ -84,6 +85,93 @@ final class WebRTCLoopbackTests: XCTestCase {
         var configuration = LoopbackConfiguration()
         configuration.sendVideoTransform = "no-such-element"
         XCTAssertThrowsError(try WebRTCLoopback(configuration))
+    }
+
+    // MARK: SFrame end-to-end encryption
+
+    /// SFrame on both peers: everything decodes, nothing is refused, and the receivers decrypted
+    /// every frame the senders encrypted.
+    func testSFrameOnBothEndsDecodes() throws {
+        for codec in [VideoCodec.vp8, .h264] {
+            let transform = LoopbackConfiguration.sframeTransform()
+            let (figures, loopback) = try run(codec, send: transform, receive: transform)
+            defer { loopback.stop() }
+            XCTAssertFalse(loopback.hasFailed, "\(codec): \(loopback.errors)")
+            XCTAssertGreaterThan(figures.video.framesSent, 60, "\(codec)")
+            XCTAssertGreaterThanOrEqual(figures.video.intactRatio, 0.9, "\(codec) video: \(figures.video)")
+            XCTAssertGreaterThanOrEqual(figures.audio.intactRatio, 0.9, "\(codec) audio: \(figures.audio)")
+            let stats = sframeStatistics(loopback)
+            XCTAssertGreaterThan(stats["recv_video_transform"]?.integer("decrypted") ?? 0, 60, "\(codec): \(stats)")
+            XCTAssertGreaterThan(stats["recv_audio_transform"]?.integer("decrypted") ?? 0, 100, "\(codec): \(stats)")
+            XCTAssertFalse(loopback.transformMessages.contains { $0.contains("sframe-error") }, "\(codec): \(loopback.transformMessages)")
+        }
+    }
+
+    /// The receiver has another key: nothing decodes, both receivers count `authentication`
+    /// failures and report them on the bus, and the call stays up.
+    func testSFrameWrongKeyDecodesNothing() throws {
+        let (figures, loopback) = try run(.vp8, send: LoopbackConfiguration.sframeTransform(),
+                                          receive: LoopbackConfiguration.sframeTransform(key: "0f0e0d0c0b0a09080706050403020100"), seconds: 2)
+        defer { loopback.stop() }
+        XCTAssertFalse(loopback.hasFailed, "\(loopback.errors)")
+        XCTAssertGreaterThan(figures.video.framesReceived, 40, "frames still arrive: \(figures.video)")
+        XCTAssertEqual(figures.video.framesDecoded, 0, "\(figures.video)")
+        XCTAssertEqual(figures.audio.framesDecoded, 0, "\(figures.audio)")
+        let stats = sframeStatistics(loopback)
+        for name in ["recv_video_transform", "recv_audio_transform"] {
+            XCTAssertGreaterThan(stats[name]?.integer("authentication") ?? 0, 40, "\(name): \(stats)")
+            XCTAssertEqual(stats[name]?.integer("decrypted"), 0, "\(name): \(stats)")
+            XCTAssertTrue(loopback.transformMessages.contains { $0.hasPrefix("\(name): sframe-error") && $0.contains("kind=(string)authentication") },
+                          "\(name): \(loopback.transformMessages)")
+        }
+    }
+
+    /// Key rotation mid-call as a key server does it (receivers get the new key, then senders
+    /// switch, then the old key is removed): decoding never stops and no frame is refused.
+    func testSFrameKeyRotationDecodesContinuously() throws {
+        let transform = LoopbackConfiguration.sframeTransform()
+        let (_, loopback) = try run(.vp8, send: transform, receive: transform, seconds: 0.5)
+        defer { loopback.stop() }
+        let before = loopback.statistics()
+        let newKey = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+        for name in ["recv_video_transform", "recv_audio_transform"] {
+            XCTAssertTrue(loopback.postMessage(to: name, "add-key, key-id=(guint64)2, key=(string)\(newKey)"))
+        }
+        usleep(200_000)
+        for name in ["send_video_transform", "send_audio_transform"] {
+            XCTAssertTrue(loopback.postMessage(to: name, "set-key, key-id=(guint64)2, key=(string)\(newKey)"))
+        }
+        usleep(1_000_000)
+        for name in ["recv_video_transform", "recv_audio_transform"] {
+            XCTAssertTrue(loopback.postMessage(to: name, "remove-key, key-id=(guint64)1"))
+        }
+        usleep(1_500_000)
+        let figures = loopback.statistics() - before
+        XCTAssertFalse(loopback.hasFailed, "\(loopback.errors)")
+        XCTAssertGreaterThan(figures.video.framesSent, 60)
+        XCTAssertGreaterThanOrEqual(figures.video.intactRatio, 0.9, "video: \(figures.video)")
+        XCTAssertGreaterThanOrEqual(figures.audio.intactRatio, 0.9, "audio: \(figures.audio)")
+        let stats = sframeStatistics(loopback)
+        XCTAssertEqual(stats["send_video_transform"]?.integer("key-id"), 2, "\(stats)")
+        XCTAssertEqual(stats["recv_video_transform"]?.string("key-ids"), "2", "\(stats)")
+        XCTAssertFalse(loopback.transformMessages.contains { $0.contains("sframe-error") }, "\(loopback.transformMessages)")
+    }
+
+    /// The `sframe-stats` reply of each transform, by element name.
+    private func sframeStatistics(_ loopback: WebRTCLoopback) -> [String: TransformMessage] {
+        let names = ["send_video_transform", "send_audio_transform", "recv_video_transform", "recv_audio_transform"]
+        let before = loopback.transformMessages.count
+        for name in names { loopback.postMessage(to: name, "get-stats") }
+        var replies: [String: TransformMessage] = [:]
+        let deadline = g_get_monotonic_time() + 3_000_000
+        while replies.count < names.count && g_get_monotonic_time() < deadline {
+            usleep(20_000)
+            for line in loopback.transformMessages.dropFirst(before) {
+                guard let separator = line.range(of: ": sframe-stats") else { continue }
+                replies[String(line[..<separator.lowerBound])] = try? TransformMessage(parsing: "sframe-stats" + line[separator.upperBound...])
+            }
+        }
+        return replies
     }
 
     private func uint64(_ loopback: WebRTCLoopback, _ element: String, _ property: String) -> UInt64 {
