@@ -7,9 +7,11 @@
 public enum ClearBytesPolicy: String, Sendable, CaseIterable {
     /// Keep clear what GStreamer 1.22's stock payloaders/depayloaders parse: VP8 the frame
     /// header, first partition and partition-size table (rtpvp8pay bool-decodes the first
-    /// partition); VP9 the uncompressed header up to the frame size (10 bytes key, 1 delta);
-    /// H.264/H.265 every NAL unit before the first slice plus the slice's NAL header and first
-    /// byte, the rest escaped so that no start code appears in it; Opus the TOC byte.
+    /// partition; the table has 3 bytes per DCT partition but the last, the count read from the
+    /// first partition, or 21 bytes when it cannot be read); VP9 the uncompressed header up to
+    /// the frame size (10 bytes key, 1 delta); H.264/H.265 every NAL unit before the first
+    /// slice plus the slice's NAL header and first byte, the rest escaped so that no start code
+    /// appears in it; Opus the TOC byte.
     case gstreamer
     /// The layout deployed browser E2EE uses (LiveKit, Jitsi): VP8 10 bytes (key) / 3 (delta),
     /// Opus 1, H.264/H.265 as `gstreamer`, VP9 and AV1 nothing. rtpvp8pay cannot carry VP8
@@ -43,10 +45,12 @@ public struct FrameLayout: Sendable, Equatable {
         case .vp8:
             let header = VP8FrameHeader.isKeyFrame(frame) ? 10 : 3
             guard policy == .gstreamer, let firstPartition = VP8FrameHeader.firstPartitionSize(frame) else { return prefix(header) }
-            // The partition-size table follows the first partition: 3 bytes per extra DCT
-            // partition, at most 7 of them. Its length is inside the bool-coded first partition,
-            // so both ends keep the largest possible table clear.
-            return prefix(header + firstPartition + 21)
+            // The partition-size table follows the first partition: 3 bytes per DCT partition
+            // but the last. Its length is coded inside the first partition, which both ends see
+            // clear, so both find the same split. A frame whose count cannot be read keeps the
+            // largest table (7 entries) clear, as far as the frame goes.
+            guard let partitions = VP8FrameHeader.dctPartitionCount(frame) else { return prefix(header + firstPartition + 21) }
+            return prefix(header + firstPartition + 3 * (partitions - 1))
         case .vp9:
             // rtpvp9pay parses the uncompressed header: byte 0 of every frame, and up to the
             // frame size (10 bytes) on key frames.

@@ -19,7 +19,8 @@ final class RtpScriptTransformTests: XCTestCase {
             ("VP8", "\(Self.smpte) ! vp8enc deadline=1", "rtpvp8pay ! rtpvp8depay", { frame in
                 let key = frame.bytes[0] & 1 == 0
                 let firstPartition = (Int(frame.bytes[0]) | Int(frame.bytes[1]) << 8 | Int(frame.bytes[2]) << 16) >> 5
-                return min(frame.bytes.count, (key ? 10 : 3) + firstPartition + 21)
+                let partitions = frame.bytes.withUnsafeBytes { VP8FrameHeader.dctPartitionCount($0) } ?? 8
+                return min(frame.bytes.count, (key ? 10 : 3) + firstPartition + 3 * (partitions - 1))
             }),
             ("VP9", "\(Self.smpte) ! vp9enc deadline=1", "rtpvp9pay ! rtpvp9depay", { frame in
                 frame.bytes.withUnsafeBytes { VP9FrameHeader.isKeyFrame($0) } ? 10 : 1
