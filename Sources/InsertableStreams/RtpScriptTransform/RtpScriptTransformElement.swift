@@ -38,10 +38,10 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
     override class var properties: [PropertySpec] {
         [
             PropertySpec("worker", nick: "Worker transform",
-                         blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\" or \"negate clear=none\". Known: \(EncodedTransformRegistry.names.joined(separator: ", ")). Unset: identity",
+                         blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\", \"negate clear=none\", \"sframe suite=AES_128_GCM_SHA256_128\". Known (parameters): \(EncodedTransformRegistry.descriptors.map { $0.parameters.isEmpty ? $0.name : "\($0.name) (\($0.parameters.map(\.name).joined(separator: ", ")))" }.joined(separator: "; ")). Unset: identity",
                          .string(default: nil), flags: [.readWrite, .mutableReady]),
             PropertySpec("options", nick: "Options",
-                         blurb: "Handed to the transform unchanged, like the options of new RTCRtpScriptTransform(worker, options), e.g. \"options,name=senderTransform\"",
+                         blurb: "Handed to the transform unchanged, like the options of new RTCRtpScriptTransform(worker, options), e.g. \"options,name=senderTransform\". sframe reads its keys here: key=(string)<hex base key, 16+ bytes>, key-id=(guint64)N, and for receivers keys=\"<id>:<hex>,...\"",
                          .structure, flags: [.readWrite, .mutableReady]),
             PropertySpec("side", nick: "Side",
                          blurb: "Send side (between encoder and payloader) or receive side (between depayloader and decoder); auto tells it from the neighbouring elements (an encoder or depayloader upstream, a payloader or decoder downstream) and assumes send when they do not say",
