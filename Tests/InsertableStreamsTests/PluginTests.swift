@@ -114,6 +114,13 @@ final class PluginTests: XCTestCase {
                 + "audiotestsrc num-buffers=20 ! opusenc ! rtpscripttransform worker=negate ! rtpopuspay ! rtpopusdepay ! "
                 + "rtpscripttransform worker=negate ! opusdec ! fakesink",
             "videotestsrc num-buffers=5 ! vp8enc ! rtpscripttransform worker=nonexistent ! fakesink",
+            // sframe: good key (VP8, H.264 escaping), wrong key (every frame refused), keyless sender, bad key.
+            "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48 ! vp8enc deadline=1 ! rtpscripttransform worker=sframe options=\"o,key=(string)000102030405060708090a0b0c0d0e0f\" ! "
+                + "rtpvp8pay ! rtpvp8depay ! rtpscripttransform worker=sframe options=\"o,key=(string)000102030405060708090a0b0c0d0e0f\" ! vp8dec ! fakesink "
+                + "videotestsrc num-buffers=20 ! video/x-raw,width=64,height=48 ! openh264enc ! rtpscripttransform worker=sframe options=\"o,key=(string)000102030405060708090a0b0c0d0e0f\" ! "
+                + "rtph264pay ! rtph264depay ! rtpscripttransform worker=sframe options=\"o,key=(string)ffeeddccbbaa99887766554433221100\" ! fakesink "
+                + "audiotestsrc num-buffers=20 ! opusenc ! rtpscripttransform side=send worker=sframe ! fakesink",
+            "audiotestsrc num-buffers=5 ! opusenc ! rtpscripttransform worker=sframe options=\"o,key=(string)00\" ! fakesink",
         ]
         for pipeline in pipelines {
             let result = try run("/usr/bin/gst-launch-1.0", ["-q"] + splitArguments(pipeline),
