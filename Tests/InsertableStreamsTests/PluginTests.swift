@@ -147,7 +147,7 @@ final class PluginTests: XCTestCase {
         let script = Self.packageRoot.appendingPathComponent("Tests/python/test_plugin.py").path
         let result = try run("/usr/bin/python3", [script])
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertTrue(result.output.contains("python: 5 passed, 0 failed"), result.output)
+        XCTAssertTrue(result.output.contains("python: 6 passed, 0 failed"), result.output)
     }
 
     /// A Python application with two webrtcbin peers and rtpscripttransform worker=negate on both

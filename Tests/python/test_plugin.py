@@ -122,6 +122,35 @@ def test_muted_property_and_counts():
     stop(pipeline)
 
 
+def test_sframe_keys_from_python():
+    """A Python application drives end-to-end encryption: the receiver starts without the key
+    (frames are refused as keyID and reported through the `message` signal), the application
+    sends it with post-message, and decrypted frames flow."""
+    key = "000102030405060708090a0b0c0d0e0f"
+    pipeline = Gst.parse_launch(
+        "audiotestsrc is-live=true num-buffers=100 ! opusenc ! "
+        f"rtpscripttransform name=snd worker=sframe options=\"o,key=(string){key},key-id=(guint64)4\" ! "
+        "rtpopuspay ! rtpopusdepay ! rtpscripttransform name=rcv side=receive worker=sframe ! appsink name=out sync=false")
+    received = []
+    sink = pipeline.get_by_name("out")
+    sink.set_property("emit-signals", True)
+    sink.connect("new-sample", lambda appsink: (received.append(appsink.emit("pull-sample")), Gst.FlowReturn.OK)[1])
+    replies = []
+    receiver = pipeline.get_by_name("rcv")
+    receiver.connect("message", lambda element, structure: replies.append(structure.to_string()))
+    pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
+    bus.timed_pop_filtered(500 * Gst.MSECOND, Gst.MessageType.ERROR)
+    assert received == [], "nothing may decrypt without the key"
+    assert any("kind=(string)keyID" in reply and "key-id=(uint)4" in reply for reply in replies), replies
+    receiver.emit("post-message", Gst.Structure.new_from_string(f"add-key, key-id=(guint64)4, key=(string){key}"))
+    message = bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    assert message is not None and message.type == Gst.MessageType.EOS, message
+    assert any(reply.startswith("sframe-keys") and "key-ids=(string)4" in reply for reply in replies), replies
+    assert 50 <= len(received) < 100, len(received)
+    stop(pipeline)
+
+
 def main():
     tests = [value for name, value in sorted(globals().items()) if name.startswith("test_") and callable(value)]
     passed = failed = 0
