@@ -41,11 +41,15 @@ final class SFrameTransformTests: XCTestCase {
             ("VP9", "\(Self.video) ! vp9enc deadline=1", "rtpvp9pay", "rtpvp9depay", { bytes in
                 bytes.withUnsafeBytes { VP9FrameHeader.isKeyFrame($0) } ? 10 : 1
             }),
+            // The working alternative for VP8 with nothing clear: rtpgstpay carries any bytes.
+            ("VP8 clear=none via rtpgstpay", "\(Self.video) ! vp8enc deadline=1", "rtpgstpay", "rtpgstdepay", { _ in 0 }),
         ]
         for (name, encoder, pay, depay, clear) in cases {
+            let parameters = name.contains("clear=none") ? " clear=none" : ""
             let pipeline = try TestPipeline("""
                 \(encoder) ! tee name=t t. ! queue ! fakesink name=reference
-                t. ! queue ! \(Self.sframe("send")) ! identity name=wire ! \(pay) ! \(depay) ! \(Self.sframe("receive", name: "receiver")) ! fakesink name=out
+                t. ! queue ! \(Self.sframe("send", parameters: parameters)) ! identity name=wire ! \(pay) ! \(depay) ! \
+                \(Self.sframe("receive", parameters: parameters, name: "receiver")) ! fakesink name=out
                 """)
             let reference = pipeline.collect("reference"), wire = pipeline.collect("wire"), output = pipeline.collect("out")
             XCTAssertTrue(pipeline.runToEnd(timeout: 60), "\(name): \(pipeline.messages)")
@@ -100,6 +104,18 @@ final class SFrameTransformTests: XCTestCase {
             undecrypted.runToEnd(timeout: 60)
             let intact = zip(reference2.buffers, garbage.buffers).filter { meanAbsoluteDifference($0.bytes, $1.bytes) < 3 }.count
             XCTAssertEqual(intact, 0, "\(name): without the receive transform \(intact) of \(garbage.count) pictures decoded correctly")
+        }
+    }
+
+    /// What the stock VP8 payloader cannot carry: frames encrypted in the browsers' 10/3-byte
+    /// layout or entirely (it bool-decodes the first partition). Documented; the alternatives are
+    /// the default layout and rtpgstpay (above).
+    func testRtpvp8payRefusesVP8EncryptedBeyondItsNeeds() throws {
+        for clear in ["web", "none"] {
+            let pipeline = try TestPipeline("\(Self.video) ! vp8enc deadline=1 ! \(Self.sframe("send", parameters: " clear=\(clear)")) ! rtpvp8pay ! fakesink")
+            XCTAssertFalse(pipeline.runToEnd(timeout: 30))
+            XCTAssertTrue(pipeline.errors.contains { $0.source.hasPrefix("rtpvp8pay") && $0.text.contains("Could not encode stream") },
+                          "clear=\(clear): \(pipeline.errors)")
         }
     }
 
