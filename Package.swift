@@ -51,6 +51,8 @@ let package = Package(
         .library(name: "InsertableStreams", targets: ["InsertableStreams"]),
         .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
+        // SFrame throughput (benchmarks/bench.py --only sframe); not part of the plugin or the tests.
+        .executable(name: "sframe-benchmark", targets: ["SFrameBenchmark"]),
     ],
     dependencies: [
         // Cryptography for SFrame (RFC 9605): AES-GCM, HMAC, HKDF (Crypto) and AES-CTR (CryptoExtras).
@@ -97,6 +99,7 @@ let package = Package(
             ]),
         .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
+        .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
                                    "GStreamerBridge", "WebRTCLoopback", "SFrame"],

@@ -2,11 +2,13 @@
 # Benchmarks the plugin's trackprocessor/trackgenerator and rtpscripttransform against
 # GStreamer's C elements and writes BENCHMARKS.md at the package root.
 #
-#   benchmarks/run.sh                 # everything (about 4-7 minutes on 2 cores)
+#   benchmarks/run.sh                 # everything (about 7-10 minutes on 2 cores)
 #   benchmarks/run.sh --only encoded  # only the Encoded transforms section (rtpscripttransform, ~1.5-2 min)
+#   benchmarks/run.sh --only sframe   # only SFrame vs `openssl speed` (~3 min); no plugin needed
 #   benchmarks/run.sh --rounds 3      # extra arguments go to benchmarks/bench.py (see --help)
 #
 # --only writes a BENCHMARKS.md with only the sections run; run it without --only before committing.
+# The exception is `--only sframe` alone: it rewrites only the SFrame section of BENCHMARKS.md.
 #
 # Builds the plugin in release mode in its own scratch path (.build-bench, git-ignored), copies
 # libgstinsertablestreams.so alone into a temporary folder and runs everything with
@@ -26,27 +28,51 @@ fi
     exit 1
 }
 
+# Which sections run (bench.py's --only): the plugin is needed unless only `sframe` runs, the
+# SFrame benchmark program unless `sframe` is left out.
+only=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --only) only="${args[i + 1]:-}" ;;
+        --only=*) only="${args[i]#--only=}" ;;
+    esac
+done
+needs_plugin=1
+needs_sframe=1
+if [[ -n "$only" ]]; then
+    [[ "$only" == "sframe" ]] && needs_plugin=0
+    [[ ",$only," == *",sframe,"* ]] || needs_sframe=0
+fi
+
 echo "== building (release, scratch path .build-bench)"
-swift build -c release --scratch-path .build-bench --product gstinsertablestreams
 bin_dir="$(swift build -c release --scratch-path .build-bench --show-bin-path)"
-library="$bin_dir/libgstinsertablestreams.so"
-[[ -f "$library" ]] || { echo "run.sh: $library was not built" >&2; exit 1; }
+if [[ $needs_sframe -eq 1 ]]; then
+    swift build -c release --scratch-path .build-bench --product sframe-benchmark
+    export BENCH_SFRAME_BINARY="$bin_dir/sframe-benchmark"
+    command -v openssl >/dev/null || { echo "run.sh: the SFrame section compares with openssl speed: install openssl" >&2; exit 1; }
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/gst-insertable-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/plugins"
-cp "$library" "$work/plugins/"
+if [[ $needs_plugin -eq 1 ]]; then
+    swift build -c release --scratch-path .build-bench --product gstinsertablestreams
+    library="$bin_dir/libgstinsertablestreams.so"
+    [[ -f "$library" ]] || { echo "run.sh: $library was not built" >&2; exit 1; }
+    mkdir "$work/plugins"
+    cp "$library" "$work/plugins/"
 
-# GST_PLUGIN_PATH_1_0 / GST_REGISTRY_1_0 take precedence over the unversioned names: clear them.
-unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
-export GST_PLUGIN_PATH="$work/plugins"
-export GST_REGISTRY="$work/registry.bin"
+    # GST_PLUGIN_PATH_1_0 / GST_REGISTRY_1_0 take precedence over the unversioned names: clear them.
+    unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
+    export GST_PLUGIN_PATH="$work/plugins"
+    export GST_REGISTRY="$work/registry.bin"
 
-# The plugin must come from the folder just made, not from anywhere else.
-loaded="$(gst-inspect-1.0 insertablestreams | awk '/^  Filename/ {print $2}')"
-if [[ "$loaded" != "$work/plugins/libgstinsertablestreams.so" ]]; then
-    echo "run.sh: gst-inspect-1.0 found the plugin at '$loaded', expected $work/plugins" >&2
-    exit 1
+    # The plugin must come from the folder just made, not from anywhere else.
+    loaded="$(gst-inspect-1.0 insertablestreams | awk '/^  Filename/ {print $2}')"
+    if [[ "$loaded" != "$work/plugins/libgstinsertablestreams.so" ]]; then
+        echo "run.sh: gst-inspect-1.0 found the plugin at '$loaded', expected $work/plugins" >&2
+        exit 1
+    fi
 fi
 
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -56,7 +82,7 @@ fi
 export BENCH_COMMIT="$commit"
 export BENCH_SWIFT="$(swift --version 2>&1 | head -n 1)"
 
-echo "== benchmarking (plugin from $GST_PLUGIN_PATH)"
+echo "== benchmarking${GST_PLUGIN_PATH:+ (plugin from $GST_PLUGIN_PATH)}"
 status=0
 timeout 1200 "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" "$@" || status=$?
 if [[ $status -eq 124 ]]; then

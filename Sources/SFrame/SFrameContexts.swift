@@ -117,14 +117,15 @@ public final class SFrameReceiver: @unchecked Sendable {
         guard sealed.count >= material.suite.tagCount else {
             throw SFrameError.syntax("frame of \(frame.count) bytes is shorter than its header and \(material.suite.tagCount)-byte tag")
         }
-        if detectsReplays, !entry.window.admits(header.counter) {
-            throw SFrameError.replay(keyID: header.keyID, counter: header.counter)
-        }
         var aad = Data(frame.prefix(headerCount))
         aad.append(contentsOf: metadata)
         let plaintext = try SFrameAEAD.open(sealed, material: material, nonce: material.nonce(counter: header.counter), aad: aad)
-        // Only authenticated counters move the window: forged frames cannot push it forward.
-        keys[header.keyID]?.window.record(header.counter)
+        // Checked after authentication, so that `replay` means an authentic frame seen before
+        // (a forged one is `authentication`), and only authentic counters move the window.
+        if detectsReplays {
+            guard entry.window.admits(header.counter) else { throw SFrameError.replay(keyID: header.keyID, counter: header.counter) }
+            keys[header.keyID]?.window.record(header.counter)
+        }
         return (plaintext, header)
     }
 }

@@ -1,6 +1,9 @@
 import Crypto
-import CryptoExtras
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // as SFrameContexts.swift: no ICU in the plugin
+#else
 import Foundation
+#endif
 
 /// The key and salt SFrame derives from a base key for one key id (RFC 9605 section 4.4.2):
 /// `secret = HKDF-Extract("", base_key)`,
@@ -11,6 +14,8 @@ public struct SFrameKeyMaterial: Sendable {
     public let keyID: UInt64
     let key: SymmetricKey
     public let salt: [UInt8]
+    /// The CTR+HMAC subkeys, split and keyed once here instead of for every frame (nil for GCM).
+    let ctrHmac: CTRHMACKeys?
 
     public init(suite: CipherSuite, keyID: UInt64, baseKey: [UInt8]) throws {
         guard !baseKey.isEmpty else { throw SFrameError.invalidArgument("the base key is empty") }
@@ -32,6 +37,7 @@ public struct SFrameKeyMaterial: Sendable {
         self.keyID = keyID
         key = derivedKey
         salt = derivedSalt.withUnsafeBytes { Array($0) }
+        ctrHmac = CTRHMACKeys(suite: suite, key: derivedKey)
     }
 
     /// Already-derived key and salt (the known-answer tests' `sframe_key` / `sframe_salt`).
@@ -43,6 +49,7 @@ public struct SFrameKeyMaterial: Sendable {
         self.keyID = keyID
         self.key = SymmetricKey(data: key)
         self.salt = salt
+        ctrHmac = CTRHMACKeys(suite: suite, key: self.key)
     }
 
     /// The derived key bytes (tests compare them with the known answers).
@@ -55,8 +62,35 @@ public struct SFrameKeyMaterial: Sendable {
     /// `salt XOR counter` (the counter left-padded to Nn bytes).
     func nonce(counter: UInt64) -> [UInt8] {
         var nonce = salt
-        let counterBytes = SFrameHeader.bigEndian(counter, count: 8)
-        for index in 0..<8 { nonce[nonce.count - 8 + index] ^= counterBytes[index] }
+        // In place: no temporary array for the counter's bytes (this runs for every frame).
+        nonce.withUnsafeMutableBufferPointer { bytes in
+            let tail = bytes.count - 8
+            for index in 0..<8 { bytes[tail + index] ^= UInt8(truncatingIfNeeded: counter >> (56 - 8 * index)) }
+        }
         return nonce
+    }
+}
+
+/// `enc_key = key[..Nka]` as an AES key and `auth_key = key[Nka..]` as an HMAC already keyed
+/// with it (RFC 9605 section 4.5.1). Copying the keyed HMAC per frame skips re-deriving the
+/// padded key blocks and hashing them, which HMAC(key:) does every time.
+struct CTRHMACKeys: Sendable {
+    enum Authenticator: Sendable {
+        case sha256(HMAC<SHA256>)
+        case sha512(HMAC<SHA512>)
+    }
+
+    let encryptionKey: SymmetricKey
+    let authenticator: Authenticator
+
+    init?(suite: CipherSuite, key: SymmetricKey) {
+        guard suite.construction == .ctrHmac else { return nil }
+        let split = suite.aesKeyCount
+        let (encryption, authentication) = key.withUnsafeBytes {
+            (SymmetricKey(data: UnsafeRawBufferPointer(rebasing: $0[..<split])),
+             SymmetricKey(data: UnsafeRawBufferPointer(rebasing: $0[split...])))
+        }
+        encryptionKey = encryption
+        authenticator = suite.usesSHA512 ? .sha512(HMAC(key: authentication)) : .sha256(HMAC(key: authentication))
     }
 }

@@ -235,6 +235,37 @@ final class SFrameTransformTests: XCTestCase {
         }
     }
 
+    /// The replay window: an authentic frame accepted once is refused the second time
+    /// (`replay`), as is one older than the 64 before the newest; frames reordered within the
+    /// window are accepted once each; a forged frame is `authentication`, never `replay`.
+    func testReplayWindow() throws {
+        let key = SFrameKeyMaterial(suiteForTests: .aes128GcmSha256_128)
+        let sender = SFrameSender(counterStart: .clock)
+        sender.setKey(key)
+        let receiver = SFrameReceiver()
+        receiver.addKey(key)
+        let frames = try (0..<100).map { [UInt8](try sender.protect([UInt8](repeating: UInt8($0), count: 20))) }
+        XCTAssertGreaterThan(try SFrameHeader.decode(frames[0]).0.counter, 1_700_000_000_000_000, "the counter starts at the clock (µs)")
+        func kind(_ frame: [UInt8]) -> String {
+            do { _ = try receiver.unprotect(frame); return "ok" } catch { return (error as? SFrameError)?.kind ?? "\(error)" }
+        }
+        XCTAssertEqual(kind(frames[0]), "ok")
+        XCTAssertEqual(kind(frames[0]), "replay")
+        XCTAssertEqual(kind(frames[5]), "ok")
+        XCTAssertEqual(kind(frames[3]), "ok", "reordered within the window")
+        XCTAssertEqual(kind(frames[3]), "replay")
+        XCTAssertEqual(kind(frames[99]), "ok")
+        XCTAssertEqual(kind(frames[10]), "replay", "older than the window")
+        var forged = frames[98]
+        forged[forged.count - 1] ^= 1
+        XCTAssertEqual(kind(forged), "authentication")
+        XCTAssertEqual(kind(frames[98]), "ok", "a forged copy does not burn the counter")
+        usleep(1_000)  // a restart takes longer than the 100 µs those 100 frames could have used
+        let restarted = SFrameSender(counterStart: .clock)
+        restarted.setKey(key)
+        XCTAssertEqual(kind([UInt8](try restarted.protect([1, 2, 3]))), "ok", "a restarted sender starts above its previous counters")
+    }
+
     // MARK: Keys
 
     /// Rotation as deployments do it: the receiver gets the new key first, then the sender
