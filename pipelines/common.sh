@@ -18,3 +18,16 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 else
   VIDEO_SINK="fakesink sync=true"
 fi
+
+# The video elements of the RTP examples: sets encode, pay, depay, decode and rtpcaps for
+# vp8 or h264 (payload type 96). Fails for anything else.
+rtp_video_codec() {
+  case "$1" in
+    vp8)  encode="vp8enc deadline=1 keyframe-max-dist=60"; pay="rtpvp8pay"; depay="rtpvp8depay"; decode="vp8dec"
+          rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96" ;;
+    h264) encode="openh264enc ! video/x-h264,profile=constrained-baseline"; pay="rtph264pay config-interval=-1"
+          depay="rtph264depay"; decode="avdec_h264"
+          rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96" ;;
+    *) return 1 ;;
+  esac
+}

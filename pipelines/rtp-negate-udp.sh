@@ -10,14 +10,7 @@
 source "$(dirname "$0")/common.sh"
 codec="${1:-vp8}"
 seconds="${2:-10}"
-case "$codec" in
-  vp8)  encode="vp8enc deadline=1 keyframe-max-dist=60"; pay="rtpvp8pay"; depay="rtpvp8depay"; decode="vp8dec"
-        rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96" ;;
-  h264) encode="openh264enc ! video/x-h264,profile=constrained-baseline"; pay="rtph264pay config-interval=-1"
-        depay="rtph264depay"; decode="avdec_h264"
-        rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96" ;;
-  *) echo "usage: $0 [vp8|h264] [seconds]" >&2; exit 2 ;;
-esac
+rtp_video_codec "$codec" || { echo "usage: $0 [vp8|h264] [seconds]" >&2; exit 2; }
 frames=$((seconds * 30))
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then video_sink=autovideosink; else video_sink=fakesink; fi
 

@@ -15,14 +15,7 @@ codec="${1:-vp8}"
 seconds="${2:-10}"
 key="${KEY:-000102030405060708090a0b0c0d0e0f}"
 receiver_key="${3:-$key}"
-case "$codec" in
-  vp8)  encode="vp8enc deadline=1 keyframe-max-dist=60"; pay="rtpvp8pay"; depay="rtpvp8depay"; decode="vp8dec"
-        rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96" ;;
-  h264) encode="openh264enc ! video/x-h264,profile=constrained-baseline"; pay="rtph264pay config-interval=-1"
-        depay="rtph264depay"; decode="avdec_h264"
-        rtpcaps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96" ;;
-  *) echo "usage: $0 [vp8|h264] [seconds] [receiver-key]" >&2; exit 2 ;;
-esac
+rtp_video_codec "$codec" || { echo "usage: $0 [vp8|h264] [seconds] [receiver-key]" >&2; exit 2; }
 send_options="sframe,key=(string)$key,key-id=(guint64)1"
 receive_options="sframe,key=(string)$receiver_key,key-id=(guint64)1"
 

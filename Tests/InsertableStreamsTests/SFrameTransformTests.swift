@@ -209,7 +209,7 @@ final class SFrameTransformTests: XCTestCase {
 
     /// Straight on the SFrame receiver, every suite: mutated and truncated frames never decrypt.
     func testMutatedFramesNeverDecryptInAnySuite() throws {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for suite in CipherSuite.allCases {
             let key = SFrameKeyMaterial(suiteForTests: suite)
             let sender = SFrameSender()
@@ -395,19 +395,6 @@ func meanAbsoluteDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
     return Double(zip(a, b).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(a.count)
 }
 
-/// Deterministic randomness for the mutation tests (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
-        return value ^ (value >> 31)
-    }
-}
-
 extension SFrameKeyMaterial {
     init(suiteForTests suite: CipherSuite) {
         try! self.init(suite: suite, keyID: 5, baseKey: Array(0..<16))
@@ -445,12 +432,12 @@ enum SFrameTestTransforms {
     }
 
     final class Mutate: EncodedFrameTransformer {
-        private var generator: SeededGenerator
+        private var generator: SplitMix64
         private let every: Int
         private var index = 0
 
         init(seed: UInt64, every: Int) {
-            generator = SeededGenerator(seed: seed)
+            generator = SplitMix64(seed: seed)
             self.every = every
         }
 
