@@ -13,7 +13,6 @@ struct SFrameFailureLog {
     static let interval = Duration.seconds(1)
 
     func total(_ kind: String) -> UInt64 { totals[kind, default: 0] }
-    var refusedCount: UInt64 { totals.values.reduce(0, +) }
 
     mutating func record(_ error: SFrameError, keyID: UInt64?, controller: EncodedTransformController) {
         let kind = error.kind

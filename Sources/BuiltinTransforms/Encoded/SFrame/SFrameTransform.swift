@@ -71,7 +71,7 @@ final class SFrameTransform: EncodedFrameTransformer {
         if side == .send, configuration.initialKeys.count > 1 {
             throw SFrameConfigurationError("options: a sender encrypts with one key; give key and key-id (keys= is for receivers)")
         }
-        for key in configuration.initialKeys { try install(key, replacingSenderKey: true) }
+        for key in configuration.initialKeys { try install(key) }
     }
 
     func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
@@ -92,12 +92,12 @@ final class SFrameTransform: EncodedFrameTransformer {
         guard let command = try SFrameKeyCommand(message) else { return }
         switch command {
         case .set(let key):
-            try install(key, replacingSenderKey: true)
+            try install(key)
         case .add(let key):
             guard side == .receive else {
                 throw SFrameConfigurationError("add-key is for receivers (they hold several keys); a sender switches keys with set-key")
             }
-            try install(key, replacingSenderKey: false)
+            try install(key)
         case .remove(let keyID):
             guard side == .receive else {
                 throw SFrameConfigurationError("remove-key is for receivers; a sender switches keys with set-key")
@@ -113,7 +113,8 @@ final class SFrameTransform: EncodedFrameTransformer {
         if side == .receive, awaitingKeyFrame { requestKeyFrame(controller: controller, force: true) }
     }
 
-    private func install(_ key: SFrameKeyInput, replacingSenderKey: Bool) throws {
+    /// The sender's key (from now on), or one more key of the receiver.
+    private func install(_ key: SFrameKeyInput) throws {
         let material = try SFrameKeyMaterial(suite: configuration.suite, keyID: key.keyID, baseKey: key.baseKey)
         if side == .send {
             sender.setKey(material)
@@ -209,18 +210,20 @@ final class SFrameTransform: EncodedFrameTransformer {
                 let clear = UnsafeRawBufferPointer(rebasing: bytes[..<layout.clearCount])
                 let metadata = FrameLayout.authenticatedClearBytes(clear, codec: codec)
                 let rest = UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...])
-                let result: (plaintext: Data, header: SFrameHeader)
-                if codec == .h264 || codec == .h265 {
-                    guard let unescaped = H26xEscaping.unescape(rest) else {
-                        throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
+                func open(_ sealed: UnsafeRawBufferPointer) throws -> Data {
+                    do {
+                        return try receiver.unprotect(sealed, metadata: metadata).plaintext
+                    } catch {
+                        // The key id, for the report: decoded again only for refused frames.
+                        keyID = try? SFrameHeader.decode(sealed).0.keyID
+                        throw error
                     }
-                    keyID = try? SFrameHeader.decode(unescaped).0.keyID
-                    result = try receiver.unprotect(unescaped, metadata: metadata)
-                } else {
-                    keyID = try? SFrameHeader.decode(rest).0.keyID
-                    result = try receiver.unprotect(rest, metadata: metadata)
                 }
-                return (Array(clear), result.plaintext)
+                guard codec == .h264 || codec == .h265 else { return (Array(clear), try open(rest)) }
+                guard let unescaped = H26xEscaping.unescape(rest) else {
+                    throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
+                }
+                return (Array(clear), try unescaped.withUnsafeBytes(open))
             }
         } catch let error as SFrameError {
             failures.record(error, keyID: keyID, controller: controller)
