@@ -11,7 +11,10 @@
 //   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs), on swift-crypto
 //   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
 //   InsertableStreams   the elements (one folder each) and their registration; library product
-//   WebRTCLoopback      two webrtcbin peers in one process (example program and tests)
+//   WebRTCLoopback      webrtcbin peers for examples and tests: two in one process, or one that
+//                       calls a remote peer through a signalling callback
+//   BrowserCall         a web page (RTCRtpScriptTransform + SFrame in JavaScript) and the server
+//                       that serves it and connects it to a GStreamer peer (issue 5: interop)
 //   plugin/             the shared object's descriptor and export list -> libgstinsertablestreams.so
 import PackageDescription
 import Foundation
@@ -51,12 +54,16 @@ let package = Package(
         .library(name: "InsertableStreams", targets: ["InsertableStreams"]),
         .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
+        // Serves the E2EE call page and runs the GStreamer peer it calls (README "Browser interop").
+        .executable(name: "browser-call", targets: ["BrowserCallServer"]),
         // SFrame throughput (benchmarks/bench.py --only sframe); not part of the plugin or the tests.
         .executable(name: "sframe-benchmark", targets: ["SFrameBenchmark"]),
     ],
     dependencies: [
         // Cryptography for SFrame (RFC 9605): AES-GCM, HMAC, HKDF (Crypto) and AES-CTR (CryptoExtras).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // HTTP + WebSocket server for the browser interop call (no SwiftNIO: small, quick to build).
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
     targets: [
         .systemLibrary(name: "CGStreamer"),
@@ -78,6 +85,13 @@ let package = Package(
                 swiftSettings: gstreamerSwiftSettings,
                 linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0"), .linkedLibrary("nice")]),
         .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"],
+                          swiftSettings: gstreamerSwiftSettings),
+        .target(name: "BrowserCall",
+                dependencies: ["CGStreamer", "WebRTCLoopback", "InsertableStreams",
+                               .product(name: "FlyingFox", package: "FlyingFox")],
+                resources: [.copy("Web")],
+                swiftSettings: gstreamerSwiftSettings),
+        .executableTarget(name: "BrowserCallServer", dependencies: ["BrowserCall", "CGStreamer", "InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
         .target(
             name: "InsertableStreamsPlugin",
@@ -102,7 +116,7 @@ let package = Package(
         .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
-                                   "GStreamerBridge", "WebRTCLoopback", "SFrame"],
+                                   "GStreamerBridge", "WebRTCLoopback", "SFrame", "BrowserCall"],
                     swiftSettings: gstreamerSwiftSettings),
     ]
 )

@@ -15,8 +15,9 @@
 #include <gst/sdp/sdp.h>
 #define GST_USE_UNSTABLE_API  // webrtc headers of plugins-bad; acknowledges that API is unstable
 #include <gst/webrtc/webrtc.h>
-// libnice (headers only; WebRTCLoopback links it): to pin ICE to 127.0.0.1 in-process.
+// libnice (headers only; WebRTCLoopback links it): to choose the addresses ICE gathers on.
 #include <nice/agent.h>
+#include <nice/interfaces.h>
 
 // ---- GType fundamentals (G_TYPE_MAKE_FUNDAMENTAL is function-like) ----
 static inline GType swift_type_boolean(void) { return G_TYPE_BOOLEAN; }

@@ -25,8 +25,10 @@ public struct LoopbackConfiguration: Sendable {
 
     /// End-to-end encryption: `rtpscripttransform` running `sframe` with one key (the sender's,
     /// or the one a receiver starts with). Use it on both ends.
-    public static func sframeTransform(key: String = demoKey, keyID: UInt64 = 1, suite: String? = nil) -> String {
-        let worker = suite.map { "sframe suite=\($0)" } ?? "sframe"
+    /// `clear`: the clear-bytes layout (`gstreamer`, the default, `web` or `none`): both ends of
+    /// a stream must use the same one.
+    public static func sframeTransform(key: String = demoKey, keyID: UInt64 = 1, suite: String? = nil, clear: String? = nil) -> String {
+        let worker = (["sframe"] + (suite.map { ["suite=\($0)"] } ?? []) + (clear.map { ["clear=\($0)"] } ?? [])).joined(separator: " ")
         return "rtpscripttransform worker=\"\(worker)\" options=\"sframe,key=(string)\(key),key-id=(guint64)\(keyID)\""
     }
 
@@ -43,6 +45,9 @@ public struct LoopbackConfiguration: Sendable {
     public var receiveAudioTransform: String?
     /// Jitter-buffer latency of both webrtcbins, in milliseconds (webrtcbin's default is 200).
     public var latencyMilliseconds: UInt32
+    /// DCT (token) partitions of each VP8 frame: 1, 2, 4 or 8 (vp8enc `token-partitions`).
+    /// More than one exercises the partition-size table that sframe's default layout keeps clear.
+    public var vp8TokenPartitions = 1
 
     public init(videoCodec: VideoCodec? = .vp8, audio: Bool = true,
                 sendVideoTransform: String? = nil, receiveVideoTransform: String? = nil,

@@ -49,30 +49,28 @@ func link(_ source: UnsafeMutablePointer<GstElement>, through transform: UnsafeM
     }
 }
 
-/// The send side as a gst-launch description: both webrtcbins, the sources and encoders, and the
-/// payloaders feeding `sender`. Encoder and payloader are left unlinked for the transform:
+/// The send side as a gst-launch description: the webrtcbins (the first, `sender`, sends), the
+/// sources and encoders, and the payloaders feeding `sender`. Encoder and payloader are left unlinked for the transform:
 /// `send_<kind>_encoded` (the encoder's output capsfilter) → transform → `send_<kind>_payloader`.
-func sendDescription(_ configuration: LoopbackConfiguration) -> String {
+func sendDescription(_ configuration: LoopbackConfiguration, webrtcbins: [String]) -> String {
     let latency = configuration.latencyMilliseconds
-    var parts = [
-        "webrtcbin name=sender bundle-policy=max-bundle latency=\(latency)",
-        "webrtcbin name=receiver bundle-policy=max-bundle latency=\(latency)",
-    ]
+    var parts = webrtcbins.map { "webrtcbin name=\($0) bundle-policy=max-bundle latency=\(latency)" }
     let source = "videotestsrc name=send_video_source is-live=true pattern=smpte"
         + " ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue name=send_video_queue"
     switch configuration.videoCodec {
     case .vp8:
         parts.append("\(source) ! vp8enc name=send_video_encoder deadline=1 keyframe-max-dist=60 target-bitrate=1000000"
+                     + " token-partitions=\(configuration.vp8TokenPartitions)"
                      + " ! capsfilter name=send_video_encoded caps=video/x-vp8")
         parts.append("rtpvp8pay name=send_video_payloader"
-                     + " ! capsfilter name=send_video_rtp caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000\""
-                     + " ! sender.")
+                     + " ! capsfilter name=send_video_rtp caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000,rtcp-fb-nack-pli=(boolean)true\""
+                     + " ! \(webrtcbins[0]).")
     case .h264:
         parts.append("\(source) ! openh264enc name=send_video_encoder gop-size=60 bitrate=1000000"
                      + " ! capsfilter name=send_video_encoded caps=\"video/x-h264,profile=constrained-baseline\"")
         parts.append("rtph264pay name=send_video_payloader config-interval=-1 aggregate-mode=zero-latency"
-                     + " ! capsfilter name=send_video_rtp caps=\"application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000\""
-                     + " ! sender.")
+                     + " ! capsfilter name=send_video_rtp caps=\"application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,rtcp-fb-nack-pli=(boolean)true\""
+                     + " ! \(webrtcbins[0]).")
     case nil:
         break
     }
@@ -81,7 +79,7 @@ func sendDescription(_ configuration: LoopbackConfiguration) -> String {
                      + " ! opusenc name=send_audio_encoder ! capsfilter name=send_audio_encoded caps=audio/x-opus")
         parts.append("rtpopuspay name=send_audio_payloader"
                      + " ! capsfilter name=send_audio_rtp caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=97,clock-rate=48000\""
-                     + " ! sender.")
+                     + " ! \(webrtcbins[0]).")
     }
     return parts.joined(separator: "   ")
 }

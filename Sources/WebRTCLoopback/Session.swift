@@ -23,17 +23,23 @@ final class Session: @unchecked Sendable {
     /// Element messages of the transforms (`sframe-error`, `sframe-stats`, ...), as
     /// `"<element>: <structure>"`.
     let transformMessages = Mutex<[String]>([])
+    static let transformMessageLimit = 4_000
     private let offered = Atomic<Bool>(false)
     /// The last parsed `get-stats` reply of `sender`.
     let senderFigures = Mutex<SenderFigures?>(nil)
     /// Prints the signalling steps and SDP to stderr (environment variable `WEBRTC_LOOPBACK_DEBUG=1`).
     let verbose = getenv("WEBRTC_LOOPBACK_DEBUG").map { String(cString: $0) == "1" } ?? false
 
+    /// Where offers and `sender`'s candidates go when the answering peer is not in this
+    /// pipeline (`RemotePeer`); nil for a loopback, whose `receiver` answers in-process.
+    let remote: (@Sendable (SignallingMessage) -> Void)?
+
     init(sender: UnsafeMutablePointer<GstElement>, receiver: UnsafeMutablePointer<GstElement>,
-         configuration: LoopbackConfiguration) {
+         configuration: LoopbackConfiguration, remote: (@Sendable (SignallingMessage) -> Void)? = nil) {
         self.sender = sender
         self.receiver = receiver
         self.configuration = configuration
+        self.remote = remote
     }
 
     func log(_ text: @autoclosure () -> String) {
@@ -62,7 +68,7 @@ final class Session: @unchecked Sendable {
         swift_signal_connect_element(sender, "on-negotiation-needed", { _, data in
             session(data)?.negotiate()
         }, retainedPointer, releaseClosureData)
-        for element in [sender, receiver] {
+        for element in sender == receiver ? [sender] : [sender, receiver] {
             swift_signal_connect_element_uint_string(element, "on-ice-candidate", { element, line, candidate, data in
                 guard let element, let candidate else { return }
                 session(data)?.forward(candidate: candidate, line: line, from: element)
@@ -99,6 +105,11 @@ final class Session: @unchecked Sendable {
     private func offerCreated(_ promise: UnsafeMutablePointer<GstPromise>) {
         guard let offer = description(from: promise, field: "offer", step: "create-offer") else { return }
         log("offer:\n\(sdpText(offer))")
+        if let remote {
+            setDescription(offer, on: sender, "set-local-description", step: "set-local-description")
+            remote(.offer(sdp: sdpText(offer)))
+            return
+        }
         // Both peers queue the operations in order: the answer is created after the remote
         // description is set, without waiting here.
         setDescription(offer, on: sender, "set-local-description", step: "sender set-local-description")
@@ -160,9 +171,36 @@ final class Session: @unchecked Sendable {
 
     /// `on-ice-candidate` of either peer: hand the candidate to the other one.
     private func forward(candidate: UnsafeMutablePointer<gchar>, line: guint, from element: UnsafeMutablePointer<GstElement>) {
+        if let remote {
+            log("candidate → remote m=\(line): \(String(cString: candidate))")
+            remote(.candidate(mLineIndex: UInt32(line), candidate: String(cString: candidate)))
+            return
+        }
         let target = element == sender ? receiver : sender
         log("candidate \(element == sender ? "sender→receiver" : "receiver→sender") m=\(line): \(String(cString: candidate))")
         swift_signal_emit_by_name_uint_string(target, "add-ice-candidate", line, candidate)
+    }
+
+    /// The remote peer's answer (SDP text) to the offer `sender` made.
+    func applyRemoteAnswer(_ sdp: String) throws {
+        var message: UnsafeMutablePointer<GstSDPMessage>?
+        guard gst_sdp_message_new_from_text(sdp, &message) == GST_SDP_OK, let message else {
+            throw LoopbackError("the answer is not SDP")
+        }
+        // The description owns the message; webrtcbin copies the description.
+        guard let answer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, message) else {
+            gst_sdp_message_free(message)
+            throw LoopbackError("cannot make a session description of the answer")
+        }
+        log("remote answer:\n\(sdp)")
+        setDescription(answer, on: sender, "set-remote-description", step: "set-remote-description (answer)")
+        gst_webrtc_session_description_free(answer)
+    }
+
+    /// One ICE candidate of the remote peer (`candidate:...` line without `a=`).
+    func addRemoteCandidate(mLineIndex: UInt32, candidate: String) {
+        log("candidate ← remote m=\(mLineIndex): \(candidate)")
+        swift_signal_emit_by_name_uint_string(sender, "add-ice-candidate", mLineIndex, candidate)
     }
 
     // MARK: - receive branches
@@ -200,7 +238,11 @@ final class Session: @unchecked Sendable {
            String(cString: swift_object_name(source)).contains("_transform"),
            let structure = swift_message_structure(message), let text = gst_structure_to_string(structure) {
             defer { g_free(text) }
-            transformMessages.withLock { $0.append("\(String(cString: swift_object_name(source))): \(String(cString: text))") }
+            transformMessages.withLock { messages in
+                // A long call asks for stats every second: keep the most recent ones.
+                if messages.count >= Self.transformMessageLimit { messages.removeFirst(messages.count / 2) }
+                messages.append("\(String(cString: swift_object_name(source))): \(String(cString: text))")
+            }
             return
         }
         guard type == GST_MESSAGE_ERROR || type == GST_MESSAGE_WARNING else { return }

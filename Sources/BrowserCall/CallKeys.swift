@@ -1,0 +1,54 @@
+// The call's key ids: SFrame never lets two senders share a key and counter, so each of the
+// four senders of a call (GStreamer video/audio, browser video/audio) encrypts under its own
+// key id, all derived from the base key of the current key generation.
+import WebRTCLoopback
+
+/// The four senders of a call. The raw value is the low two bits of their key ids.
+public enum CallSender: Int, Sendable, CaseIterable {
+    case gstreamerVideo = 0, gstreamerAudio = 1, browserVideo = 2, browserAudio = 3
+
+    /// Key id of this sender in `generation` (1, 2, ...): 4 × generation + sender. The page
+    /// (sframe.js) uses the same rule.
+    public func keyID(generation: Int) -> UInt64 { UInt64(4 * generation + rawValue) }
+}
+
+/// What the GStreamer peer's transforms do to the encoded frames.
+public enum CallMode: String, Sendable, CaseIterable {
+    /// SFrame (RFC 9605), AES_128_GCM_SHA256_128, one key id per sender.
+    case sframe
+    /// The MDN example: every byte after the clear prefix inverted (no secrecy; the simplest check).
+    case negate
+
+    /// The GStreamer peer's four transforms for this mode, keyed with `key` in `generation`.
+    ///
+    /// Layouts (which bytes stay clear, `ClearBytesPolicy`): GStreamer's VP8 sender keeps what
+    /// rtpvp8pay parses clear (header, first partition, partition table: the page computes the
+    /// same split); the browser's VP8 sender keeps the web layout (10 bytes key / 3 delta), what
+    /// Chromium's packetizer needs, so the GStreamer video receiver uses `clear=web`. Opus keeps
+    /// its TOC byte clear both ways.
+    func peerConfiguration(key: String, generation: Int, vp8TokenPartitions: Int) -> LoopbackConfiguration {
+        var configuration = LoopbackConfiguration(videoCodec: .vp8, audio: true)
+        configuration.vp8TokenPartitions = vp8TokenPartitions
+        switch self {
+        case .sframe:
+            func transform(_ sender: CallSender, clear: String? = nil) -> String {
+                LoopbackConfiguration.sframeTransform(key: key, keyID: sender.keyID(generation: generation), clear: clear)
+            }
+            configuration.sendVideoTransform = transform(.gstreamerVideo)
+            configuration.sendAudioTransform = transform(.gstreamerAudio)
+            configuration.receiveVideoTransform = transform(.browserVideo, clear: "web")
+            configuration.receiveAudioTransform = transform(.browserAudio)
+        case .negate:
+            configuration.sendVideoTransform = "rtpscripttransform worker=negate"
+            configuration.sendAudioTransform = "rtpscripttransform worker=negate"
+            configuration.receiveVideoTransform = "rtpscripttransform worker=\"negate clear=web\""
+            configuration.receiveAudioTransform = "rtpscripttransform worker=negate"
+        }
+        return configuration
+    }
+}
+
+/// A base key given as hex: at least 16 bytes (what the plugin's sframe transform accepts).
+func isValidBaseKey(_ hex: String) -> Bool {
+    hex.count >= 32 && hex.count % 2 == 0 && hex.allSatisfy(\.isHexDigit)
+}
