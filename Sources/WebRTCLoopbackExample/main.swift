@@ -20,7 +20,8 @@ let usage = """
                            [--request-keyframe N]   (every N s, as a decoder would: PLI/FIR from receiver to sender)
                            [--sframe [--suite NAME] [--key HEX] [--receive-key HEX] [--rotate-key N]]
       transforms default to "\(LoopbackConfiguration.defaultTransform)"; "none" means no element
-      --sframe: end-to-end encryption (SFrame, RFC 9605) on both peers instead, key id 1 and
+      --sframe: end-to-end encryption (SFrame, RFC 9605) on both peers instead, key ids 1 (video) and 2 (audio)
+        (one per sender: shared key ids would repeat nonces), from
         --key (default \(LoopbackConfiguration.demoKey)); --receive-key gives the receiver
         another key (a wrong key decodes nothing); --rotate-key N distributes a new key every N s
         (receivers first, then senders, then the old key is removed); --suite e.g. AES_128_CTR_HMAC_SHA256_80
@@ -92,13 +93,27 @@ while let argument = arguments.popFirst() {
     }
 }
 if configuration.videoCodec == nil && !configuration.audio { fail("nothing to send (--codec none --no-audio)", status: 64) }
+/// SFrame key id of a kind's sender in key generation `generation` (1, 2, ...): video 2g-1,
+/// audio 2g. Two senders must never share a key id: their counters would repeat nonces.
+func sframeKeyID(_ kind: String, generation: UInt64) -> UInt64 { 2 * generation - (kind == "video" ? 1 : 0) }
+
 if sframe {
-    sendTransform = LoopbackConfiguration.sframeTransform(key: sframeKey, suite: sframeSuite)
-    receiveTransform = LoopbackConfiguration.sframeTransform(key: sframeReceiveKey ?? sframeKey, suite: sframeSuite)
+    sendTransform = nil
+    receiveTransform = nil
+    for kind in ["video", "audio"] {
+        let keyID = sframeKeyID(kind, generation: 1)
+        let send = LoopbackConfiguration.sframeTransform(key: sframeKey, keyID: keyID, suite: sframeSuite)
+        let receive = LoopbackConfiguration.sframeTransform(key: sframeReceiveKey ?? sframeKey, keyID: keyID, suite: sframeSuite)
+        if kind == "video" {
+            (configuration.sendVideoTransform, configuration.receiveVideoTransform) = (send, receive)
+        } else {
+            (configuration.sendAudioTransform, configuration.receiveAudioTransform) = (send, receive)
+        }
+    }
 } else if sframeReceiveKey != nil || sframeSuite != nil || rotationInterval > 0 {
     fail("--key, --receive-key, --suite and --rotate-key go with --sframe", status: 64)
 }
-configuration.setTransforms(send: sendTransform, receive: receiveTransform)
+if !sframe { configuration.setTransforms(send: sendTransform, receive: receiveTransform) }
 
 // MARK: - run
 
@@ -118,24 +133,28 @@ do {
 let transformNames = ["send_video_transform", "send_audio_transform", "recv_video_transform", "recv_audio_transform"]
 let receiverNames = transformNames.filter { $0.hasPrefix("recv") }
 let senderNames = transformNames.filter { $0.hasPrefix("send") }
-var currentKeyID: UInt64 = 1
+var generation: UInt64 = 1
 
-/// The key of a key id for the rotation demo: the base key with its last byte replaced.
-@MainActor func rotationKey(_ keyID: UInt64) -> String {
-    String(sframeKey.dropLast(2)) + String(String(UInt8(truncatingIfNeeded: keyID), radix: 16).leftPadded(2).map { $0 == " " ? "0" : $0 })
+/// The key of a generation for the rotation demo: the base key with its last byte replaced.
+@MainActor func rotationKey(_ generation: UInt64) -> String {
+    String(sframeKey.dropLast(2)) + String(String(UInt8(truncatingIfNeeded: generation), radix: 16).leftPadded(2).map { $0 == " " ? "0" : $0 })
 }
 
 /// What a key server does: the receivers get the new key first, the senders switch once it
 /// has arrived, the old key goes away a second later (frames still in flight need it).
 @MainActor func rotateKeys() {
-    let old = currentKeyID
-    currentKeyID += 1
-    let key = rotationKey(currentKeyID)
-    for name in receiverNames { loopback.postMessage(to: name, "add-key, key-id=(guint64)\(currentKeyID), key=(string)\(key)") }
+    let old = generation
+    generation += 1
+    let key = rotationKey(generation)
+    func command(_ name: String, _ element: String) -> String {
+        let kind = element.contains("video") ? "video" : "audio"
+        return "\(name), key-id=(guint64)\(sframeKeyID(kind, generation: generation)), key=(string)\(key)"
+    }
+    for name in receiverNames { loopback.postMessage(to: name, command("add-key", name)) }
     g_usleep(100_000)
-    for name in senderNames { loopback.postMessage(to: name, "set-key, key-id=(guint64)\(currentKeyID), key=(string)\(key)") }
+    for name in senderNames { loopback.postMessage(to: name, command("set-key", name)) }
     pendingRemoval = old
-    if !json { print("  key rotation: key id \(old) -> \(currentKeyID)") }
+    if !json { print("  key rotation: generation \(old) -> \(generation) (key ids video \(sframeKeyID("video", generation: generation)), audio \(sframeKeyID("audio", generation: generation)))") }
 }
 var pendingRemoval: UInt64?
 
@@ -182,7 +201,9 @@ runLoop: while second < seconds {
         print("  (key frame request not handled)")
     }
     if let old = pendingRemoval {
-        for name in receiverNames { loopback.postMessage(to: name, "remove-key, key-id=(guint64)\(old)") }
+        for name in receiverNames {
+            loopback.postMessage(to: name, "remove-key, key-id=(guint64)\(sframeKeyID(name.contains("video") ? "video" : "audio", generation: old))")
+        }
         pendingRemoval = nil
     }
     if rotationInterval > 0 && second % rotationInterval == 0 && second < seconds { rotateKeys() }
