@@ -51,7 +51,7 @@ func peerFigures(of peer: RemotePeer) -> CallFigures {
     let statistics = peer.statistics()
     for (kind, stream) in [("video", statistics.video), ("audio", statistics.audio)] {
         figures.numbers["\(kind).send.frames"] = stream.framesSent
-        figures.numbers["\(kind).send.keyFrames"] = stream.keyFramesSent
+        if kind == "video" { figures.numbers["video.send.keyFrames"] = stream.keyFramesSent }
         figures.numbers["\(kind).receive.frames"] = stream.framesReceived
         figures.numbers["\(kind).receive.framesDecoded"] = stream.framesDecoded
         figures.numbers["\(kind).send.keyFrameRequests"] = stream.keyFrameRequests

@@ -118,14 +118,19 @@ final class CallSession: Sendable {
         func command(_ name: String, _ sender: CallSender) -> String {
             "\(name), key-id=(guint64)\(sender.keyID(generation: generation)), key=(string)\(key)"
         }
-        let posted = [
-            peer.postMessage(to: "recv_video_transform", command("add-key", .browserVideo)),
-            peer.postMessage(to: "recv_audio_transform", command("add-key", .browserAudio)),
-            peer.postMessage(to: "send_video_transform", command("set-key", .gstreamerVideo)),
-            peer.postMessage(to: "send_audio_transform", command("set-key", .gstreamerAudio)),
+        // All or nothing: the receive transforms exist once the page's media has arrived.
+        let steps: [(String, String)] = [
+            ("recv_video_transform", command("add-key", .browserVideo)),
+            ("recv_audio_transform", command("add-key", .browserAudio)),
+            ("send_video_transform", command("set-key", .gstreamerVideo)),
+            ("send_audio_transform", command("set-key", .gstreamerAudio)),
         ]
-        guard !posted.contains(false) else {
-            return sendError("rotate-key: the GStreamer peer's transforms are not all there yet (media not flowing?)")
+        let missing = steps.map(\.0).filter { peer.element(named: $0) == nil }
+        guard missing.isEmpty else {
+            return sendError("rotate-key: the GStreamer peer has no \(missing.joined(separator: ", ")) yet (media not flowing both ways?); nothing changed")
+        }
+        for (element, structure) in steps where !peer.postMessage(to: element, structure) {
+            report.log("error: rotate-key: post-message to \(element) failed")
         }
         state.withLock { $0.generation = generation }
         report.update { $0.rotations.append(generation) }

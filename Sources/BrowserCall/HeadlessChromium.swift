@@ -15,6 +15,8 @@ public final class HeadlessChromium: Sendable {
         "--autoplay-policy=no-user-gesture-required",
         "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--enable-logging=stderr", "--v=0",
+        // Containers often have a small /dev/shm, where Chromium would run out of memory.
+        "--disable-dev-shm-usage",
     ]
 
     private let process: Process

@@ -1,6 +1,6 @@
 // browser-call: serves the E2EE call page and runs the GStreamer peer each page calls.
 //
-//   browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions N]
+//   browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions N] [--testdata DIR]
 //                [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]]
 //
 // Without --headless-browser it prints the address to open and runs until interrupted, printing
@@ -13,12 +13,13 @@ import InsertableStreams
 import WebRTCLoopback
 
 let usage = """
-    usage: browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions 1|2|4|8]
+    usage: browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions 1|2|4|8] [--testdata DIR]
                         [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]]
       --host/--port   where to listen (default 127.0.0.1:8080; the page needs http://127.0.0.1 or localhost)
       --key           the GStreamer peer's base key, hex >= 16 bytes (default \(LoopbackConfiguration.demoKey));
                       the page takes its key from the address's #key= fragment
       --loopback-ice  gather ICE candidates on 127.0.0.1 only (browsers started with --allow-loopback-in-peer-connection)
+      --testdata      folder of sframe-test-vectors.json for the page's self test /selftest.html (default ../shared/testdata)
       --headless-browser  call from headless Chromium for --seconds (default 12), print the figures, exit 0 when
                       both ends decoded video and audio from the other (1 otherwise); --browser-key gives the page
                       another key (then nothing decodes), --rotate-after N rotates the key from the page after N s
@@ -48,6 +49,7 @@ while let argument = arguments.popFirst() {
         configuration.port = port
     case "--key": configuration.key = value(for: argument)
     case "--loopback-ice": configuration.loopbackICEOnly = true
+    case "--testdata": configuration.testDataDirectory = value(for: argument)
     case "--vp8-partitions":
         guard let count = Int(value(for: argument)), [1, 2, 4, 8].contains(count) else { fail("--vp8-partitions takes 1, 2, 4 or 8") }
         configuration.vp8TokenPartitions = count
@@ -73,6 +75,10 @@ guard configuration.key.count >= 32, configuration.key.count % 2 == 0, configura
     fail("--key must be hex, at least 16 bytes (32 digits)")
 }
 if headless, configuration.port == 8080 { configuration.port = 0 }  // any free port
+// The page's self test (/selftest.html) fetches the RFC 9605 vectors from ../shared/testdata.
+if configuration.testDataDirectory == nil, FileManager.default.fileExists(atPath: "../shared/testdata/sframe-test-vectors.json") {
+    configuration.testDataDirectory = "../shared/testdata"
+}
 configuration.log = { line in print("[call] \(line)") }
 
 gst_init(nil, nil)

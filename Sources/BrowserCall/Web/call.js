@@ -407,12 +407,13 @@ function keyRotated(generation) {
   render();
 }
 
+/** The senders keep the old key. The receivers keep the new one too: an extra receive key
+ *  costs nothing, and a peer that switched part-way before failing stays decodable. A retry
+ *  of the same generation replaces it. */
 function rotationFailed(text) {
   const { generation } = state.pendingRotation;
   state.pendingRotation = null;
-  state.receiveGenerations.delete(generation);
-  for (const { keyId } of receiveKeysOf(generation)) state.worker.postMessage({ type: 'remove-receive-key', keyId });
-  log(`key rotation to generation ${generation} failed (${text}); keeping generation ${state.generation}`, 'error');
+  log(`key rotation to generation ${generation} failed (${text}); still sending with generation ${state.generation}`, 'error');
   render();
 }
 
