@@ -126,10 +126,14 @@ public final class BrowserCallServer: Sendable {
     public var port: UInt16 { boundPort.load(ordering: .relaxed) }
 
     /// The page's address: `mode` sframe or negate, the page's key in the fragment (the page
-    /// never sends it to the server), `autostart` to start the call without a click.
-    public func pageURL(mode: CallMode = .sframe, key: String? = nil, autostart: Bool = false, path: String = "/") -> String {
+    /// never sends it to the server), `autostart` to start the call without a click,
+    /// `syntheticMedia` to send a drawn pattern and a tone instead of camera and microphone (the
+    /// page also does that when it has none).
+    public func pageURL(mode: CallMode = .sframe, key: String? = nil, autostart: Bool = false,
+                        syntheticMedia: Bool = false, path: String = "/") -> String {
         var query = ["mode=\(mode.rawValue)"]
         if autostart { query.append("autostart=1") }
+        if syntheticMedia { query.append("media=synthetic") }
         return "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)\(path)?\(query.joined(separator: "&"))#key=\(key ?? configuration.key)"
     }
 

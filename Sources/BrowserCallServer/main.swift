@@ -1,7 +1,8 @@
 // browser-call: serves the E2EE call page and runs the GStreamer peer each page calls.
 //
 //   browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions N] [--testdata DIR]
-//                [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]]
+//                [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]
+//                                    [--synthetic-media]]
 //
 // Without --headless-browser it prints the address to open and runs until interrupted, printing
 // both ends' figures every 2 s during a call. With it, it calls itself from headless Chromium
@@ -14,7 +15,8 @@ import WebRTCLoopback
 
 let usage = """
     usage: browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions 1|2|4|8] [--testdata DIR]
-                        [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]]
+                        [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]
+                                            [--synthetic-media]]
       --host/--port   where to listen (default 127.0.0.1:8080; the page needs http://127.0.0.1 or localhost)
       --key           the GStreamer peer's base key, hex >= 16 bytes (default \(LoopbackConfiguration.demoKey));
                       the page takes its key from the address's #key= fragment
@@ -22,7 +24,8 @@ let usage = """
       --testdata      folder of sframe-test-vectors.json for the page's self test /selftest.html (default ../shared/testdata)
       --headless-browser  call from headless Chromium for --seconds (default 12), print the figures, exit 0 when
                       both ends decoded video and audio from the other (1 otherwise); --browser-key gives the page
-                      another key (then nothing decodes), --rotate-after N rotates the key from the page after N s
+                      another key (then nothing decodes), --rotate-after N rotates the key from the page after N s,
+                      --synthetic-media makes the page send a drawn pattern and a tone instead of the fake devices
     """
 
 func fail(_ message: String) -> Never {
@@ -34,6 +37,7 @@ var configuration = CallServerConfiguration()
 var headless = false
 var mode = CallMode.sframe
 var browserKey: String?
+var syntheticMedia = false
 var seconds = 12.0
 var rotateAfter: Double?
 var arguments = CommandLine.arguments.dropFirst()
@@ -59,6 +63,7 @@ while let argument = arguments.popFirst() {
         guard let chosen = CallMode(rawValue: name) else { fail("--mode takes sframe or negate, not \(name)") }
         mode = chosen
     case "--browser-key": browserKey = value(for: argument)
+    case "--synthetic-media": syntheticMedia = true
     case "--seconds":
         guard let number = Double(value(for: argument)), number > 0 else { fail("--seconds takes a positive number") }
         seconds = number
@@ -130,7 +135,7 @@ if let reason = HeadlessChromium.unavailableReason() {
     await server.stop()
     exit(3)
 }
-let url = server.pageURL(mode: mode, key: browserKey, autostart: true)
+let url = server.pageURL(mode: mode, key: browserKey, autostart: true, syntheticMedia: syntheticMedia)
 print("headless Chromium opens \(url)")
 let browser = try HeadlessChromium(url: url)
 let start = Date()

@@ -23,7 +23,8 @@ final class BrowserInteropTests: XCTestCase {
     }
 
     /// Starts the server on a free port and Chromium on `path` of it.
-    private func startCall(mode: CallMode = .sframe, browserKey: String? = nil, path: String = "/") async throws -> BrowserCallServer {
+    private func startCall(mode: CallMode = .sframe, browserKey: String? = nil, syntheticMedia: Bool = false,
+                           path: String = "/") async throws -> BrowserCallServer {
         if let problem = Self.chromiumProblem { throw XCTSkip("headless Chromium cannot run here: \(problem)") }
         _ = TestEnvironment.ready
         var configuration = CallServerConfiguration()
@@ -32,7 +33,8 @@ final class BrowserInteropTests: XCTestCase {
         let server = BrowserCallServer(configuration)
         self.server = server
         try await server.start()
-        browser = try HeadlessChromium(url: server.pageURL(mode: mode, key: browserKey, autostart: true, path: path))
+        browser = try HeadlessChromium(url: server.pageURL(mode: mode, key: browserKey, autostart: true,
+                                                           syntheticMedia: syntheticMedia, path: path))
         return server
     }
 
@@ -156,8 +158,9 @@ final class BrowserInteropTests: XCTestCase {
         XCTAssertFalse(report.peer?.hasFailed ?? true, "GStreamer peer: \(report.peer?.errors ?? [])")
     }
 
-    func testNegateBothWays() async throws {
-        let server = try await startCall(mode: .negate)
+    /// Negate both ways, the page sending its synthetic media (what it sends without a camera).
+    func testNegateBothWaysWithThePagesSyntheticMedia() async throws {
+        let server = try await startCall(mode: .negate, syntheticMedia: true)
         let flowing = try await waitFor(40) { report in
             report.browser["video.receive.framesDecoded"] >= 40 && report.browser["audio.receive.frames"] >= 40
                 && report.gstreamer["video.receive.framesDecoded"] >= 40 && report.gstreamer["audio.receive.framesDecoded"] >= 40
@@ -165,6 +168,7 @@ final class BrowserInteropTests: XCTestCase {
         XCTAssertTrue(flowing, "negated media did not decode both ways:" + diagnostics())
         XCTAssertEqual(server.report.browser["video.receive.frameWidth"], 320, diagnostics())
         XCTAssertEqual(server.report.mode, "negate")
+        XCTAssertTrue(server.report.log.contains { $0.contains("synthetic media") }, diagnostics())
     }
 
     /// The page's SFrame code (WebCrypto) against the RFC 9605 vectors, in Chromium.

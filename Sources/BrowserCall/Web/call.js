@@ -174,11 +174,9 @@ async function startCall() {
     Object.assign(state, readSettings());
     state.api = detectTransformApi();
     state.receiveGenerations.set(state.generation, state.keyHex);
-    state.localStream = await navigator.mediaDevices.getUserMedia({
-      audio: true, video: { width: 640, height: 480, frameRate: 30 },
-    });
+    state.localStream = await localMedia();
     ui.localVideo.srcObject = state.localStream;
-    log(`camera and microphone: ${state.localStream.getTracks().map((t) => `${t.kind} "${t.label}"`).join(', ')}`);
+    log(`sending: ${state.localStream.getTracks().map((t) => `${t.kind} "${t.label}"`).join(', ')}`);
     startWorker();
     createPeerConnection();
     send({ type: 'hello', mode: state.mode, suite: state.suite, api: state.api, userAgent: navigator.userAgent });
@@ -191,6 +189,46 @@ async function startCall() {
     // Nothing negotiated yet (no hello sent): the settings can be fixed and Start tried again.
     if (!state.pc) ui.start.disabled = ui.mode.disabled = ui.key.disabled = false;
   }
+}
+
+/** Camera and microphone; without them (no devices, permission refused, or ?media=synthetic)
+ *  a drawn test pattern and a 660 Hz tone, so that a call works on any machine. */
+async function localMedia() {
+  if (params.get('media') !== 'synthetic') {
+    try {
+      return await navigator.mediaDevices.getUserMedia({
+        audio: true, video: { width: 640, height: 480, frameRate: 30 },
+      });
+    } catch (error) {
+      log(`no camera and microphone (${error.name}: ${error.message})`);
+    }
+  }
+  return syntheticMedia();
+}
+
+function syntheticMedia() {
+  log('sending a drawn test pattern and a 660 Hz tone (synthetic media)');
+  const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
+  const context = canvas.getContext('2d');
+  let frame = 0;
+  const draw = () => {
+    context.fillStyle = '#203040';
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.fillStyle = '#f0c020'; // a bar sweeping across: motion for the encoder
+    context.fillRect((frame * 8) % canvas.width, 0, 40, canvas.height);
+    context.fillStyle = '#ffffff';
+    context.font = '48px sans-serif';
+    context.fillText(`synthetic ${frame}`, 40, 260);
+    frame++;
+  };
+  draw();
+  setInterval(draw, 1000 / 30);
+  const audio = new AudioContext();
+  const tone = new OscillatorNode(audio, { frequency: 660 });
+  const destination = audio.createMediaStreamDestination();
+  tone.connect(destination);
+  tone.start();
+  return new MediaStream([...canvas.captureStream(30).getVideoTracks(), ...destination.stream.getAudioTracks()]);
 }
 
 function startWorker() {
