@@ -129,11 +129,14 @@ public final class BrowserCallServer: Sendable {
     /// never sends it to the server), `autostart` to start the call without a click,
     /// `syntheticMedia` to send a drawn pattern and a tone instead of camera and microphone (the
     /// page also does that when it has none).
+    /// `transformAPI` `encoded-streams` forces the page's fallback for browsers without
+    /// RTCRtpScriptTransform (`createEncodedStreams()`).
     public func pageURL(mode: CallMode = .sframe, key: String? = nil, autostart: Bool = false,
-                        syntheticMedia: Bool = false, path: String = "/") -> String {
+                        syntheticMedia: Bool = false, transformAPI: String? = nil, path: String = "/") -> String {
         var query = ["mode=\(mode.rawValue)"]
         if autostart { query.append("autostart=1") }
         if syntheticMedia { query.append("media=synthetic") }
+        if let transformAPI { query.append("api=\(transformAPI)") }
         return "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)\(path)?\(query.joined(separator: "&"))#key=\(key ?? configuration.key)"
     }
 

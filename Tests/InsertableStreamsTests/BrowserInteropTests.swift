@@ -24,7 +24,7 @@ final class BrowserInteropTests: XCTestCase {
 
     /// Starts the server on a free port and Chromium on `path` of it.
     private func startCall(mode: CallMode = .sframe, browserKey: String? = nil, syntheticMedia: Bool = false,
-                           path: String = "/") async throws -> BrowserCallServer {
+                           transformAPI: String? = nil, path: String = "/") async throws -> BrowserCallServer {
         if let problem = Self.chromiumProblem { throw XCTSkip("headless Chromium cannot run here: \(problem)") }
         _ = TestEnvironment.ready
         var configuration = CallServerConfiguration()
@@ -34,7 +34,7 @@ final class BrowserInteropTests: XCTestCase {
         self.server = server
         try await server.start()
         browser = try HeadlessChromium(url: server.pageURL(mode: mode, key: browserKey, autostart: true,
-                                                           syntheticMedia: syntheticMedia, path: path))
+                                                           syntheticMedia: syntheticMedia, transformAPI: transformAPI, path: path))
         return server
     }
 
@@ -156,6 +156,18 @@ final class BrowserInteropTests: XCTestCase {
         XCTAssertEqual(report.browser["video.receive.framesDecoded"], 0, diagnostics())
         XCTAssertTrue(browser?.isRunning ?? false, "Chromium crashed:" + diagnostics())
         XCTAssertFalse(report.peer?.hasFailed ?? true, "GStreamer peer: \(report.peer?.errors ?? [])")
+    }
+
+    /// The page's fallback for browsers without RTCRtpScriptTransform (Chromium 86-140):
+    /// createEncodedStreams() with the streams moved to the same worker.
+    func testSFrameBothWaysThroughTheCreateEncodedStreamsFallback() async throws {
+        let server = try await startCall(transformAPI: "encoded-streams")
+        let flowing = try await waitFor(40) { Self.flowingBothWays($0, frames: 40) }
+        XCTAssertTrue(flowing, "media did not flow both ways through the fallback:" + diagnostics())
+        let report = server.report
+        XCTAssertEqual(report.api, "encoded-streams")
+        XCTAssertEqual(Self.refusals(report).values.reduce(0, +), 0, "\(Self.refusals(report))" + diagnostics())
+        XCTAssertEqual(report.browser["video.receive.frameWidth"], 320, diagnostics())
     }
 
     /// Negate both ways, the page sending its synthetic media (what it sends without a camera).

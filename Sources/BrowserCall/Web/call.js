@@ -147,9 +147,21 @@ function serverError(text) {
 // Starting the call
 
 /** Which encoded-transform API this browser has; throws naming what is missing. */
+/** RTCRtpScriptTransform when the browser has it, else the older createEncodedStreams();
+ *  ?api=encoded-streams forces the older one (where both exist: to test the fallback). */
 function detectTransformApi() {
-  if (typeof RTCRtpScriptTransform === 'function') return 'script-transform';
-  if (typeof RTCRtpSender !== 'undefined' && typeof RTCRtpSender.prototype.createEncodedStreams === 'function') return 'encoded-streams';
+  const apis = {
+    'script-transform': typeof RTCRtpScriptTransform === 'function',
+    'encoded-streams': typeof RTCRtpSender !== 'undefined' && typeof RTCRtpSender.prototype.createEncodedStreams === 'function',
+  };
+  const wanted = params.get('api');
+  if (wanted) {
+    if (!(wanted in apis)) throw new Error(`api=${wanted}: use script-transform or encoded-streams`);
+    if (!apis[wanted]) throw new Error(`api=${wanted}: this browser does not have it`);
+    return wanted;
+  }
+  if (apis['script-transform']) return 'script-transform';
+  if (apis['encoded-streams']) return 'encoded-streams';
   throw new Error('this browser has neither RTCRtpScriptTransform nor RTCRtpSender.prototype.createEncodedStreams: no encoded transforms, so no end-to-end encryption');
 }
 
