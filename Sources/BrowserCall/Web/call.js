@@ -498,10 +498,11 @@ function transformFigures(side, kind) {
     frames: t?.frames ?? 0,
     encrypted: t?.encrypted ?? 0,
     decrypted: t?.decrypted ?? 0,
-    failed: (failures.authentication ?? 0) + (failures.keyID ?? 0) + (failures.syntax ?? 0) + (failures.noKey ?? 0),
+    failed: ['authentication', 'keyID', 'syntax', 'replay', 'noKey'].reduce((sum, name) => sum + (failures[name] ?? 0), 0),
     authentication: failures.authentication ?? 0,
     keyID: failures.keyID ?? 0,
     syntax: failures.syntax ?? 0,
+    replay: failures.replay ?? 0,
     noKey: failures.noKey ?? 0,
     keyIds: side === 'send' ? (t?.keyIds ?? []) : used,
     keyId: t?.keyId ?? null,
@@ -594,13 +595,13 @@ function renderTable() {
       const rtp = state.rtpStats?.[`${side === 'send' ? 'outbound' : 'inbound'}-rtp ${kind}`];
       const kids = side === 'send' ? formatList(figures.keyIds) : `${formatList(figures.keyIds)} (held ${formatList(t?.keyIdsHeld)})`;
       rows.push([`browser ${kind} ${side}`, figures.frames, side === 'send' ? figures.encrypted : figures.decrypted,
-        figures.authentication, figures.keyID, figures.syntax, figures.noKey, kids, figures.keyFrames,
+        figures.authentication, figures.keyID, figures.syntax, figures.replay, figures.noKey, kids, figures.keyFrames,
         `${t ? `bytes ${t.bytesIn} → ${t.bytesOut} · ` : ''}${formatFields(rtp)}`]);
     }
   }
   for (const kind of KINDS) {
     const peer = state.peerStats?.[kind];
-    rows.push([`GStreamer ${kind}`, '', '', '', '', '', '', '', '', peer ? formatFields(peer) : 'no figures yet']);
+    rows.push([`GStreamer ${kind}`, '', '', '', '', '', '', '', '', '', peer ? formatFields(peer) : 'no figures yet']);
   }
   const others = Object.entries(state.peerStats ?? {}).filter(([name, value]) => !KINDS.includes(name) && typeof value === 'number');
   if (others.length) rows.push(['GStreamer', '', '', '', '', '', '', '', '', others.map(([n, v]) => `${n} ${v}`).join(' · ')]);

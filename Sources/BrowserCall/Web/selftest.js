@@ -310,6 +310,23 @@ async function frameFormat(checks, vp8Frames) {
     assertEqual(await next(), 1502n, 'KID 6 after switching back');
   });
 
+  await checks.run(group, 'replay window: a frame seen before or older than 64 frames is refused', async () => {
+    let start = 1000n;
+    const sender = new sf.SFrameSender(4, { counterStart: () => start });
+    await sender.setKey(7n, KEY);
+    const frames = [];
+    for (let i = 0; i < 70; i++) frames.push((await sender.protect(opusLikeFrame(), 'audio', 'web')).data);
+    const receiver = new sf.SFrameReceiver(4);
+    receiver.addKey(7n, KEY);
+    assertEqual((await receiver.unprotect(frames[5], 'audio', 'web')).ctr, 1005n, 'first');
+    await assertRejects(receiver.unprotect(frames[5], 'audio', 'web'), 'replay', 'the same frame again');
+    assertEqual((await receiver.unprotect(frames[3], 'audio', 'web')).ctr, 1003n, 'older, inside the window, not seen');
+    assertEqual((await receiver.unprotect(frames[69], 'audio', 'web')).ctr, 1069n, 'newer');
+    await assertRejects(receiver.unprotect(frames[4], 'audio', 'web'), 'replay', '65 behind the highest');
+    assertEqual((await receiver.unprotect(frames[6], 'audio', 'web')).ctr, 1006n, '63 behind, not seen');
+    await assertRejects(receiver.unprotect(frames[69], 'audio', 'web'), 'replay', 'the highest again');
+  });
+
   await checks.run(group, 'a sender without a key refuses frames (noKey)', async () => {
     await assertRejects(new sf.SFrameSender(4).protect(opusLikeFrame(), 'audio', 'web'), 'noKey', 'keyless sender');
   });

@@ -433,9 +433,13 @@ export class SFrameSender {
 }
 
 /** One receiver: any number of keys by KID, each derived on first use and cached. */
+/** Frames a receiver accepts per KID around the highest counter seen, as the plugin does. */
+export const REPLAY_WINDOW = 64n;
+
 export class SFrameReceiver {
   #suite;
   #keys = new Map(); // kid (BigInt) -> {baseKey, material: Promise | null}
+  #windows = new Map(); // kid -> {highest, seen}: bit i of seen = counter highest - i arrived
 
   constructor(suite) {
     this.#suite = cipherSuite(suite).id;
@@ -460,7 +464,32 @@ export class SFrameReceiver {
     return entry.material;
   }
 
-  unprotect(frame, kind, layout) {
-    return unprotectFrame(frame, { kind, layout, lookupKey: (kid) => this.#lookup(kid) });
+  /** Authenticates and decrypts, then refuses a counter seen before or older than the window
+   *  (SFrameError 'replay'). Checked after authentication, so forged copies cannot burn counters. */
+  async unprotect(frame, kind, layout) {
+    const result = await unprotectFrame(frame, { kind, layout, lookupKey: (kid) => this.#lookup(kid) });
+    if (!this.#accept(result.kid, result.ctr)) {
+      throw new SFrameError('replay', `KID ${result.kid} counter ${result.ctr} was seen before or is older than the last ${REPLAY_WINDOW} frames`,
+        { kid: result.kid, ctr: result.ctr });
+    }
+    return result;
+  }
+
+  #accept(kid, ctr) {
+    const window = this.#windows.get(kid);
+    if (!window) {
+      this.#windows.set(kid, { highest: ctr, seen: 1n });
+      return true;
+    }
+    if (ctr > window.highest) {
+      const shift = ctr - window.highest;
+      window.seen = shift >= REPLAY_WINDOW ? 1n : ((window.seen << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+      window.highest = ctr;
+      return true;
+    }
+    const age = window.highest - ctr;
+    if (age >= REPLAY_WINDOW || (window.seen >> age) & 1n) return false;
+    window.seen |= 1n << age;
+    return true;
   }
 }

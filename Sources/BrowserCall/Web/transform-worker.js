@@ -14,7 +14,7 @@ import {
 
 const STATS_INTERVAL_MS = 500;
 const KEY_FRAME_REQUEST_INTERVAL_MS = 1000;
-const FAILURE_KINDS = ['authentication', 'keyID', 'syntax', 'noKey'];
+const FAILURE_KINDS = ['authentication', 'keyID', 'syntax', 'replay', 'noKey'];
 
 const transforms = [];
 
@@ -131,6 +131,7 @@ class FrameTransform {
       case 'authentication': return `authentication failed for KID ${error.kid} counter ${error.ctr}: wrong key?`;
       case 'keyID': return `no key for KID ${error.kid} (holding KIDs ${held()}): key not rotated in yet, or already removed?`;
       case 'noKey': return `${error.message}`;
+      case 'replay': return `replayed frame refused: ${error.message}`;
       default: return `malformed frame: ${error?.message ?? error}`;
     }
   }
