@@ -68,9 +68,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CGStreamer"),
         .target(name: "GStreamerBridge", dependencies: ["CGStreamer"], swiftSettings: gstreamerSwiftSettings),
-        .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge"],
+        // The generic transformer / chain / catalog / worker grammar / messages: no GStreamer.
+        .target(name: "TransformCore"),
+        // The one hand-off queue (and its lock): no GStreamer.
+        .target(name: "Handoff"),
+        .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"],
                 swiftSettings: gstreamerSwiftSettings),
-        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams"],
+        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"],
                 swiftSettings: gstreamerSwiftSettings),
         .target(name: "SFrame", dependencies: [
                     .product(name: "Crypto", package: "swift-crypto"),
@@ -114,6 +118,8 @@ let package = Package(
         .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"],
                           swiftSettings: gstreamerSwiftSettings),
         .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
+        // The transform core and the hand-off queue alone: fast, no GStreamer.
+        .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
                                    "GStreamerBridge", "WebRTCLoopback", "SFrame", "BrowserCall"],

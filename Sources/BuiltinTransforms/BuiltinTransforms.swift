@@ -11,7 +11,7 @@ public enum BuiltinTransforms {
     }
 
     public static let descriptors: [TransformDescriptor] = [
-        TransformDescriptor(name: "identity", summary: "passes frames unchanged") { _, _ in Identity() },
+        TransformDescriptor(name: "identity", summary: "passes frames unchanged") { _, _ in IdentityTransformer<MediaFrame>() },
         TransformDescriptor(name: "mirror", summary: "flips the picture horizontally (the MDN example)") { _, _ in MirrorTransform() },
         TransformDescriptor(name: "sepia", summary: "sepia tone, RGB formats (the MDN example)") { _, _ in SepiaTransform() },
         TransformDescriptor(name: "grayscale",
@@ -67,9 +67,4 @@ public enum BuiltinTransforms {
                 margin: try parameters.integer("margin", default: 16, range: 0...1000), context: context)
         },
     ]
-}
-
-/// Passes every frame on unchanged.
-final class Identity: FrameTransformer {
-    func transform(_ frame: MediaFrame, controller: TransformController) throws { try controller.enqueue(frame) }
 }

@@ -43,7 +43,7 @@ final class PictureInPictureTransform: FrameTransformer {
         self.scale = scale
         self.margin = margin
         elementName = context.elementName
-        findRing = context.processorRing
+        findRing = { [context] name in context.processorRing(name) }
     }
 
     deinit { inset?.close() }

@@ -34,6 +34,29 @@ open class BaseSinkSubclass: ElementSubclass, @unchecked Sendable {
     /// A buffer to render (borrowed: ref it to keep it).
     open func render(_ buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn { GST_FLOW_OK }
 
+    /// Sees every event of the sink pad on its streaming thread BEFORE GstBaseSink handles it
+    /// (holding only the stream lock, not GstBaseSink's PREROLL lock, which state changes
+    /// need). A sink that must wait for its own worker before an event takes effect (drain
+    /// before EOS) waits here. Active after `interceptSinkPadEvents()`.
+    open func sinkPadEventBeforeBaseSink(_ event: UnsafeMutablePointer<GstEvent>) {}
+
+    /// GstBaseSink's pad event function, kept by `interceptSinkPadEvents` (same for every instance).
+    private var baseSinkPadEvent: GstPadEventFunction?
+
+    /// Routes the sink pad's events through `sinkPadEventBeforeBaseSink` first. Call from `init`.
+    public func interceptSinkPadEvents() {
+        baseSinkPadEvent = sinkPad.pointee.eventfunc
+        gst_pad_set_event_function_full(sinkPad, { pad, parent, event in
+            guard let event, let parent, let sink = TypeRegistry.implementation(of: parent) as? BaseSinkSubclass,
+                  let base = sink.baseSinkPadEvent else {
+                if let event { gst_event_unref(event) }
+                return 0
+            }
+            sink.sinkPadEventBeforeBaseSink(event)
+            return base(pad, parent, event)
+        }, nil, nil)
+    }
+
     static func installVirtualMethods(_ klass: UnsafeMutableRawPointer) {
         let sinkClass = klass.assumingMemoryBound(to: GstBaseSinkClass.self)
         sinkClass.pointee.start = { TypeRegistry.implementation($0, as: BaseSinkSubclass.self).start() ? 1 : 0 }

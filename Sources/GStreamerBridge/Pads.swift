@@ -1,8 +1,8 @@
 import CGStreamer
 
 /// Elements with pads of their own (not a GstBaseSink/GstBaseSrc): create pads from the class's
-/// templates, route their chain/event/query functions to overridable methods, and drive a pad
-/// task (the streaming thread GStreamer manages for a src pad) with a Swift closure.
+/// templates and route their chain/event/query functions to overridable methods. Their worker
+/// thread is a `StreamWorker(pad:)`.
 extension ElementSubclass {
     /// Creates the pad of template `template` (named like the template), wires its functions to
     /// `chain(pad:buffer:)`, `event(pad:event:)` and `query(pad:query:)`, and adds it.
@@ -37,27 +37,4 @@ extension ElementSubclass {
         _ = gst_element_add_pad(elementPointer, pad)
         return pad
     }
-
-    /// Starts (or resumes) `pad`'s task: `body` runs in a loop on the pad's streaming thread,
-    /// holding the pad's stream lock, until `pausePadTask`/`stopPadTask`. Unlike `WorkerTask`,
-    /// a pad task may pause itself from inside `body` (the stream lock serialises it).
-    @discardableResult
-    public func startPadTask(_ pad: UnsafeMutablePointer<GstPad>, _ body: @escaping @Sendable () -> Void) -> Bool {
-        final class Body {
-            let run: @Sendable () -> Void
-            init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-        }
-        return gst_pad_start_task(pad, { data in
-            Unmanaged<Body>.fromOpaque(data!).takeUnretainedValue().run()
-        }, Unmanaged.passRetained(Body(body)).toOpaque(), { data in
-            Unmanaged<Body>.fromOpaque(data!).release()
-        }) != 0
-    }
-
-    @discardableResult
-    public func pausePadTask(_ pad: UnsafeMutablePointer<GstPad>) -> Bool { gst_pad_pause_task(pad) != 0 }
-
-    /// Stops and joins the task (takes the stream lock: unblock `body` first).
-    @discardableResult
-    public func stopPadTask(_ pad: UnsafeMutablePointer<GstPad>) -> Bool { gst_pad_stop_task(pad) != 0 }
 }

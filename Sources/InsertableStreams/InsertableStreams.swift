@@ -51,7 +51,7 @@ public final class TrackProcessor: Sendable {
         }
 
         /// `readable.pipeThrough(transform)`: the transform runs on the element's worker thread.
-        public func pipeThrough(_ transformer: sending FrameTransformer) -> Piped {
+        public func pipeThrough(_ transformer: sending any StreamTransformer<MediaFrame>) -> Piped {
             Piped(processor: processor, transformers: [transformer])
         }
     }
@@ -59,9 +59,9 @@ public final class TrackProcessor: Sendable {
     /// A readable piped through transforms, waiting for its destination.
     public struct Piped: @unchecked Sendable {
         fileprivate let processor: TrackProcessorElement
-        fileprivate let transformers: [FrameTransformer]
+        fileprivate let transformers: [any StreamTransformer<MediaFrame>]
 
-        public func pipeThrough(_ transformer: sending FrameTransformer) -> Piped {
+        public func pipeThrough(_ transformer: sending any StreamTransformer<MediaFrame>) -> Piped {
             Piped(processor: processor, transformers: transformers + [transformer])
         }
 
@@ -76,8 +76,8 @@ public final class TrackProcessor: Sendable {
         }
     }
 
-    public var totalFrames: UInt64 { element.ring.totalFrames }
-    public var discardedFrames: UInt64 { element.ring.discardedFrames }
+    public var totalFrames: UInt64 { element.ring.totalCount }
+    public var discardedFrames: UInt64 { element.ring.droppedCount }
 }
 
 /// Swift handle on a `trackgenerator` element created in this process.

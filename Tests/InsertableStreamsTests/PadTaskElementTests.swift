@@ -1,5 +1,6 @@
 import CGStreamer
 import GStreamerBridge
+import Handoff
 import XCTest
 
 /// A test-only element made of the bridge's pad support alone: a four-item queue between a sink
@@ -15,100 +16,73 @@ final class SwiftQueueElement: ElementSubclass, @unchecked Sendable {
          PadTemplateSpec(name: "src", direction: GST_PAD_SRC, caps: "ANY")]
     }
 
-    private enum Item { case buffer(UnsafeMutablePointer<GstBuffer>), event(UnsafeMutablePointer<GstEvent>) }
-    private let sync = LockedCondition()
-    private var items: [Item] = []
-    private var flushing = true
+    private enum Item: @unchecked Sendable {
+        case buffer(UnsafeMutablePointer<GstBuffer>), event(UnsafeMutablePointer<GstEvent>)
+    }
+    private let queue = HandoffQueue<Item, Never>(policy: .block, capacity: 4, handlers: .init(discardData: { item in
+        switch item {
+        case .buffer(let buffer): gst_buffer_unref(buffer)
+        case .event(let event): gst_event_unref(event)
+        }
+    }))
     private var sinkPad: UnsafeMutablePointer<GstPad>!
     private var srcPad: UnsafeMutablePointer<GstPad>!
+    private var worker: StreamWorker!
 
     required init(element: UnsafeMutablePointer<GstElement>) {
         super.init(element: element)
         sinkPad = addPad(fromTemplate: "sink")
         srcPad = addPad(fromTemplate: "src")
+        queue.setFlushing(true)
+        worker = StreamWorker(pad: srcPad) { [unowned self] in self.pushNext() }
     }
 
     override func chain(pad: UnsafeMutablePointer<GstPad>, buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn {
-        enqueue(.buffer(buffer)) ? GST_FLOW_OK : swift_flow_flushing()
+        queue.push(.buffer(buffer)) == .accepted ? GST_FLOW_OK : swift_flow_flushing()
     }
 
     override func event(pad: UnsafeMutablePointer<GstPad>, event: UnsafeMutablePointer<GstEvent>) -> Bool {
         guard pad == sinkPad else { return super.event(pad: pad, event: event) }
         switch swift_event_type(event) {
         case GST_EVENT_FLUSH_START:
-            setFlushing(true)
+            queue.setFlushing(true)
             let forwarded = gst_pad_push_event(srcPad, event) != 0
-            pausePadTask(srcPad)
+            worker.pause()
             return forwarded
         case GST_EVENT_FLUSH_STOP:
-            setFlushing(false)
+            queue.setFlushing(false)
             let forwarded = gst_pad_push_event(srcPad, event) != 0
-            startPadTask(srcPad) { [unowned self] in self.pushNext() }
+            worker.start()
             return forwarded
         default:
-            if swift_event_is_serialized(event) != 0 { return enqueue(.event(event)) }
+            if swift_event_is_serialized(event) != 0 { return queue.push(.event(event)) == .accepted }
             return super.event(pad: pad, event: event)
         }
     }
 
-    private func enqueue(_ item: Item) -> Bool {
-        let accepted = sync.withLock {
-            while items.count >= 4 && !flushing { sync.wait() }
-            guard !flushing else { return false }
-            items.append(item)
-            sync.broadcast()
-            return true
-        }
-        if !accepted { release(item) }
-        return accepted
-    }
-
-    private func release(_ item: Item) {
-        switch item {
-        case .buffer(let buffer): gst_buffer_unref(buffer)
-        case .event(let event): gst_event_unref(event)
-        }
-    }
-
-    private func setFlushing(_ value: Bool) {
-        let dropped: [Item] = sync.withLock {
-            flushing = value
-            sync.broadcast()
-            defer { if value { items.removeAll() } }
-            return value ? items : []
-        }
-        dropped.forEach(release)
-    }
-
     /// The pad task's body: one item per call; pauses itself when flushing, at EOS or on error.
     private func pushNext() {
-        let item: Item? = sync.withLock {
-            while items.isEmpty && !flushing { sync.wait() }
-            guard !flushing else { return nil }
-            defer { sync.broadcast() }
-            return items.removeFirst()
-        }
-        switch item {
-        case nil:
-            pausePadTask(srcPad)
-        case .buffer(let buffer):
-            if gst_pad_push(srcPad, buffer) != GST_FLOW_OK { pausePadTask(srcPad) }
-        case .event(let event):
+        switch queue.next() {
+        case .flushing, .shutdown, .endOfStream:
+            worker.pause()
+        case .data(.buffer(let buffer)):
+            if gst_pad_push(srcPad, buffer) != GST_FLOW_OK { worker.pause() }
+        case .data(.event(let event)):
             let isEndOfStream = swift_event_type(event) == GST_EVENT_EOS
             _ = gst_pad_push_event(srcPad, event)
-            if isEndOfStream { pausePadTask(srcPad) }
+            if isEndOfStream { worker.pause() }
         }
     }
 
     override func changeState(_ transition: GstStateChange) -> GstStateChangeReturn {
         if transition == GST_STATE_CHANGE_PAUSED_TO_READY {
-            setFlushing(true)
-            stopPadTask(srcPad)
+            queue.setFlushing(true)
+            worker.stop()
         }
         let result = super.changeState(transition)
         if transition == GST_STATE_CHANGE_READY_TO_PAUSED, result != GST_STATE_CHANGE_FAILURE {
-            setFlushing(false)
-            startPadTask(srcPad) { [unowned self] in self.pushNext() }
+            queue.setFlushing(false)
+            worker.start()
         }
         return result
     }

@@ -4,7 +4,7 @@ import MediaStreams
 /// The encoded transforms `rtpscripttransform`'s `worker` can name out of the box.
 public enum EncodedBuiltins {
     public static let descriptors: [EncodedTransformDescriptor] = [
-        EncodedTransformDescriptor(name: "identity", summary: "passes encoded frames unchanged") { _, _ in EncodedIdentity() },
+        EncodedTransformDescriptor(name: "identity", summary: "passes encoded frames unchanged") { _, _ in IdentityTransformer<EncodedFrame>() },
         EncodedTransformDescriptor(
             name: "negate",
             summary: "inverts every byte a payloader does not need (the MDN example); the same transform on the receive side restores the frames",
@@ -26,9 +26,4 @@ public enum EncodedBuiltins {
             ]
         ) { parameters, context in try SFrameTransform(parameters: parameters, options: context.options) },
     ]
-}
-
-/// Passes every encoded frame on unchanged.
-final class EncodedIdentity: EncodedFrameTransformer {
-    func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws { try controller.enqueue(frame) }
 }

@@ -203,7 +203,7 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
         }
         if transition == GST_STATE_CHANGE_PAUSED_TO_READY, let worker {
             worker.setFlushing(true)
-            stopPadTask(srcPad)
+            worker.stopThread()
         }
         let result = super.changeState(transition)
         if transition == GST_STATE_CHANGE_READY_TO_PAUSED {
@@ -211,7 +211,7 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
                 running.withLock { $0 = nil }
             } else if let worker {
                 worker.setFlushing(false)
-                startPadTask(srcPad) { [unowned worker] in worker.iterate() }
+                worker.startThread()
             }
         }
         if transition == GST_STATE_CHANGE_PAUSED_TO_READY {
@@ -231,7 +231,7 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
                 return nil
             }
         }
-        let transformers: [EncodedFrameTransformer]
+        let transformers: [any StreamTransformer<EncodedFrame>]
         let description = settings.worker?.trimmingCharacters(in: " \t\n") ?? ""
         do {
             transformers = try EncodedTransformRegistry.makeTransformers(
@@ -288,12 +288,12 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
         case GST_EVENT_FLUSH_START:
             worker.setFlushing(true)
             let forwarded = gst_pad_push_event(srcPad, event) != 0
-            pausePadTask(srcPad)
+            worker.pauseThread()
             return forwarded
         case GST_EVENT_FLUSH_STOP:
             worker.setFlushing(false)
             let forwarded = gst_pad_push_event(srcPad, event) != 0
-            startPadTask(srcPad) { [unowned worker] in worker.iterate() }
+            worker.startThread()
             return forwarded
         case GST_EVENT_CAPS:
             var caps: UnsafeMutablePointer<GstCaps>?

@@ -15,20 +15,15 @@ import Synchronization
 /// threads), then data: each buffer becomes an encoded frame handed to the chain, each event is
 /// pushed on in its place.
 final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
-    private enum DataItem {
+    private enum DataItem: @unchecked Sendable {
         case buffer(UnsafeMutablePointer<GstBuffer>)
         case event(UnsafeMutablePointer<GstEvent>)
     }
 
-    private enum ControlItem {
+    private enum ControlItem: @unchecked Sendable {
         case message(TransformMessage)
         case keyFrameRequest(UnsafeMutablePointer<GstEvent>, allHeaders: Bool)
         case run(@Sendable () throws -> Void)
-    }
-
-    private enum Item {
-        case control(ControlItem)
-        case data(DataItem)
     }
 
     private static let streamCounter = Atomic<UInt64>(0)
@@ -45,17 +40,12 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     private let failures = FailureReporter()
     private let streamID = ScriptWorker.streamCounter.add(1, ordering: .relaxed).newValue
 
-    // Shared between threads, under `sync`.
-    private let sync = LockedCondition()
-    private var data = FIFO<DataItem>()
-    private var controls: [ControlItem] = []
-    /// Who sleeps on `sync`: signalling only then saves a futex wake-up per frame (what
-    /// GStreamer's `queue` does too); small audio frames make that the dominant cost.
-    private var workerWaiting = false
-    private var producerWaiting = false
-    private var queuedBuffers = 0
-    private var flushing = true
-    private var downstreamFlow = GST_FLOW_OK
+    /// Buffers and serialized events in order (upstream blocks when `capacity` buffers wait),
+    /// and control items served first. Messages survive a flush; a key frame request that never
+    /// reached the transform goes on to the encoder.
+    private let queue: HandoffQueue<DataItem, ControlItem>
+    /// The src pad's task.
+    private var thread: StreamWorker!
 
     // Known from the caps; read by action signals on application threads.
     private let codecState = Mutex<(codec: EncodedCodec?, size: Size?)>((nil, nil))
@@ -83,7 +73,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     init(element: RtpScriptTransformElement, sinkPad: UnsafeMutablePointer<GstPad>, srcPad: UnsafeMutablePointer<GstPad>,
          side: TransformSide, options: TransformMessage, rid: String?, capacity: Int,
-         transformers: [EncodedFrameTransformer], counters: Counters) {
+         transformers: [any StreamTransformer<EncodedFrame>], counters: Counters) {
         self.element = element
         self.sinkPad = sinkPad
         self.srcPad = srcPad
@@ -93,12 +83,29 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
         self.capacity = capacity
         self.counters = counters
         streamInfo = RTPStreamInfoSource(side: side, sinkPad: sinkPad, srcPad: srcPad)
+        let upstream = SendablePad(pad: sinkPad)
+        queue = HandoffQueue(policy: .block, capacity: capacity, handlers: .init(
+            discardData: { item in
+                switch item {
+                case .buffer(let buffer): gst_buffer_unref(buffer)
+                case .event(let event): gst_event_unref(event)
+                }
+            },
+            discardControl: { item in
+                if case .keyFrameRequest(let event, _) = item { _ = gst_pad_push_event(upstream.pad, event) }
+            },
+            countsTowardCapacity: { if case .buffer = $0 { true } else { false } },
+            keepsOnFlush: { if case .message = $0 { true } else { false } }))
+        queue.setFlushing(true)
         gst_segment_init(&segment, GST_FORMAT_TIME)
-        transformChain = EncodedTransformChain(stages: transformers, host: self)
+        transformChain = TransformChain(stages: transformers, host: self)
+        thread = StreamWorker(pad: srcPad) { [unowned self] in self.iterate() }
     }
 
+    private struct SendablePad: @unchecked Sendable { let pad: UnsafeMutablePointer<GstPad> }
+
     /// Refers back to `self` as its host, so it is made last in `init`.
-    private var transformChain: EncodedTransformChain!
+    private var transformChain: TransformChain<EncodedFrame>!
 
     var neighbourName: String? { streamInfo.neighbourName }
 
@@ -111,83 +118,39 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     /// Queues a buffer (transfer full); blocks while `capacity` buffers wait.
     func submit(_ buffer: UnsafeMutablePointer<GstBuffer>) -> GstFlowReturn {
-        let result: GstFlowReturn = sync.withLock {
-            while queuedBuffers >= capacity && !flushing && downstreamFlow == GST_FLOW_OK {
-                producerWaiting = true
-                sync.wait()
-                producerWaiting = false
-            }
-            if flushing { return swift_flow_flushing() }
-            if downstreamFlow != GST_FLOW_OK { return downstreamFlow }
-            data.append(.buffer(buffer))
-            queuedBuffers += 1
-            if workerWaiting { sync.broadcast() }
-            return GST_FLOW_OK
+        switch queue.push(.buffer(buffer)) {
+        case .accepted: GST_FLOW_OK
+        case .refused(let code): GstFlowReturn(rawValue: code)
+        case .flushing, .ended, .cancelled: swift_flow_flushing()
         }
-        if result != GST_FLOW_OK { gst_buffer_unref(buffer) }
-        return result
     }
 
     /// Queues a serialized event (transfer full) in its place among the buffers.
     func submit(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
-        let accepted = sync.withLock {
-            guard !flushing else { return false }
-            data.append(.event(event))
-            if workerWaiting { sync.broadcast() }
-            return true
-        }
-        if !accepted { gst_event_unref(event) }
-        return accepted
+        queue.push(.event(event)) == .accepted
     }
 
     /// `post-message`: delivered to every transform on the worker thread.
     func deliver(_ message: TransformMessage) {
-        sync.withLock {
-            controls.append(.message(message))
-            sync.broadcast()
-        }
+        queue.pushControl(.message(message))
     }
 
-    /// An upstream force-key-unit event from downstream (PLI/FIR on the send side).
+    /// An upstream force-key-unit event from downstream (PLI/FIR on the send side). When the
+    /// transform is not running the encoder still gets it.
     func keyFrameRequested(_ event: UnsafeMutablePointer<GstEvent>, allHeaders: Bool) {
         counters.keyFrameRequests.add(1, ordering: .relaxed)
-        let queued = sync.withLock {
-            guard !flushing else { return false }
-            controls.append(.keyFrameRequest(event, allHeaders: allHeaders))
-            sync.broadcast()
-            return true
-        }
-        // Not running: the encoder still gets the request.
-        if !queued { _ = gst_pad_push_event(sinkPad, event) }
+        queue.pushControl(.keyFrameRequest(event, allHeaders: allHeaders))
     }
 
     /// Flush-start (true) / flush-stop or start (false). Starting to flush drops what waits.
-    func setFlushing(_ value: Bool) {
-        let dropped: ([DataItem], [ControlItem]) = sync.withLock {
-            flushing = value
-            if !value { downstreamFlow = GST_FLOW_OK }
-            sync.broadcast()
-            guard value else { return ([], []) }
-            defer {
-                data = FIFO()
-                queuedBuffers = 0
-                controls.removeAll { if case .message = $0 { false } else { true } }
-            }
-            return (data.elements, controls.filter { if case .message = $0 { false } else { true } })
-        }
-        for item in dropped.0 {
-            switch item {
-            case .buffer(let buffer): gst_buffer_unref(buffer)
-            case .event(let event): gst_event_unref(event)
-            }
-        }
-        for item in dropped.1 {
-            switch item {
-            case .keyFrameRequest(let event, _): gst_event_unref(event)
-            case .run, .message: break
-            }
-        }
-    }
+    func setFlushing(_ value: Bool) { queue.setFlushing(value) }
+
+    /// Starts or resumes the worker thread (the src pad's task).
+    func startThread() { thread.start() }
+    /// Pauses it (flush-start); it pauses itself when it finds the queue flushing.
+    func pauseThread() { thread.pause() }
+    /// Stops and joins it; the queue must be flushing.
+    func stopThread() { thread.stop() }
 
     /// Records the codec of accepted caps (checked by the element before they are queued).
     private func noteCaps(codec: EncodedCodec, width: Int?, height: Int?) {
@@ -200,33 +163,31 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     // MARK: the worker thread (src pad task)
 
     /// One step of the src pad's task. Pauses the task when flushing.
-    func iterate() {
+    private func iterate() {
         workerThread.store(UInt(pthread_self()), ordering: .relaxed)
-        let item: Item? = sync.withLock {
-            while controls.isEmpty && data.isEmpty && !flushing {
-                workerWaiting = true
-                sync.wait()
-                workerWaiting = false
+        switch queue.next() {
+        case .control(let control):
+            guard startChainIfNeeded() else { return release(control) }
+            handle(control)
+        case .data(.buffer(let buffer)):
+            guard startChainIfNeeded() else { return gst_buffer_unref(buffer) }
+            process(buffer)
+        case .data(.event(let event)):
+            guard startChainIfNeeded() else {
+                _ = gst_pad_push_event(srcPad, event)
+                return
             }
-            if !controls.isEmpty { return .control(controls.removeFirst()) }
-            if flushing { return nil }
-            guard let next = data.popFirst() else { return nil }
-            if case .buffer = next { queuedBuffers -= 1 }
-            if producerWaiting { sync.broadcast() }
-            return .data(next)
+            process(event)
+        case .flushing, .shutdown, .endOfStream:
+            thread.pause()
         }
-        guard let item else {
-            element.pausePadTask(srcPad)
-            return
-        }
-        guard startChainIfNeeded() else {
-            release(item)
-            return
-        }
-        switch item {
-        case .control(.message(let message)):
+    }
+
+    private func handle(_ control: ControlItem) {
+        switch control {
+        case .message(let message):
             do { try transformChain.deliver(message) } catch { failures.report(error, element: element) }
-        case .control(.keyFrameRequest(let event, let allHeaders)):
+        case .keyFrameRequest(let event, let allHeaders):
             let request = KeyFrameRequest(allHeaders: allHeaders)
             transformChain.keyFrameRequested(request)
             if request.isCancelled {
@@ -235,25 +196,16 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             } else {
                 _ = gst_pad_push_event(sinkPad, event)
             }
-        case .control(.run(let work)):
+        case .run(let work):
             do { try work() } catch {
                 counters.failed.add(1, ordering: .relaxed)
                 failures.report(error, element: element)
             }
-        case .data(.buffer(let buffer)):
-            process(buffer)
-        case .data(.event(let event)):
-            process(event)
         }
     }
 
-    private func release(_ item: Item) {
-        switch item {
-        case .control(.keyFrameRequest(let event, _)): gst_event_unref(event)
-        case .control(.run), .control(.message): break
-        case .data(.buffer(let buffer)): gst_buffer_unref(buffer)
-        case .data(.event(let event)): _ = gst_pad_push_event(srcPad, event)
-        }
+    private func release(_ control: ControlItem) {
+        if case .keyFrameRequest(let event, _) = control { gst_event_unref(event) }
     }
 
     private func startChainIfNeeded() -> Bool {
@@ -332,12 +284,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
 
     var isOnWorkerThread: Bool { workerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
 
-    func schedule(_ work: @escaping @Sendable () throws -> Void) {
-        sync.withLock {
-            controls.append(.run(work))
-            sync.broadcast()
-        }
-    }
+    func schedule(_ work: @escaping @Sendable () throws -> Void) { queue.pushControl(.run(work)) }
 
     func write(_ frame: EncodedFrame) throws { push(frame) }
 
@@ -361,12 +308,9 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     /// Downstream refused data: remember it (upstream gets it back from `submit`), pause, and
     /// for fatal flows post the error and end the stream, as GStreamer's own elements do.
     private func stopDownstream(_ flow: GstFlowReturn) {
-        sync.withLock {
-            downstreamFlow = flow
-            sync.broadcast()
-        }
+        queue.refuse(flow.rawValue)
         if flow == swift_flow_flushing() {
-            element.pausePadTask(srcPad)
+            thread.pause()
             return
         }
         RtpScriptTransformElement.category.info("downstream returned \(String(cString: gst_flow_get_name(flow)))", object: element)
@@ -430,30 +374,5 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
         }
-    }
-}
-
-/// A first-in first-out queue whose `popFirst` does not shift the remaining elements.
-private struct FIFO<Element> {
-    private var storage: [Element] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == storage.count }
-    var elements: [Element] { Array(storage[head...]) }
-
-    mutating func append(_ element: Element) { storage.append(element) }
-
-    mutating func popFirst() -> Element? {
-        guard head < storage.count else { return nil }
-        let element = storage[head]
-        head += 1
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64 && head * 2 >= storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
-        return element
     }
 }

@@ -1,6 +1,7 @@
 import CGStreamer
 import GStreamerBridge
 import MediaStreams
+import Synchronization
 
 /// `trackgenerator`: VideoTrackGenerator / MediaStreamTrackGenerator as a live GStreamer source.
 ///
@@ -9,15 +10,13 @@ import MediaStreams
 /// thread. Caps follow the frames. Closing the writer ends the track (EOS); aborting it posts
 /// an error. Written frames wait in a one-frame queue: a writer blocks while it is full, which
 /// is the back-pressure of a web WritableStream.
-final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Sendable {
+final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelConsumer, @unchecked Sendable {
     static let category = DebugCategory("trackgenerator", description: "Swift VideoTrackGenerator source")
-    static let directory = ElementDirectory<TrackGeneratorElement>()
     static let kindType = EnumType(name: "GstTrackGeneratorKind", values: [
         (0, "Video track (VideoFrame)", "video"),
         (1, "Audio track (AudioData)", "audio"),
     ])
     static let defaultDeadline: UInt64 = 20_000_000
-    static let queueCapacity = 1
 
     override class var typeName: String { "GstTrackGenerator" }
     override class var metadata: ElementMetadata {
@@ -55,19 +54,13 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
         var kind: TrackKind = .video
         var muted = false
         var deadline = TrackGeneratorElement.defaultDeadline
-        var started = false
-        var flushing = false
-        var closed = false
-        var abortReason: String?
-        var queue: [MediaFrame] = []
         var total: UInt64 = 0
         var discarded: UInt64 = 0
-        var latencySources: [WeakLatencySource] = []
+        /// The channel named after this element, joined from READY to NULL.
+        var channel: FrameChannel?
     }
-    private struct WeakLatencySource { weak var source: TrackProcessorElement? }
 
-    private let sync = LockedCondition()
-    private var state = State()
+    private let state = Mutex(State())
     /// Streaming thread only: what the current caps were made from.
     private var negotiatedVideo: [Int32]?
     private var negotiatedAudio: [Int32]?
@@ -77,15 +70,13 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
         gst_base_src_set_live(baseSrcPointer, 1)
         gst_base_src_set_format(baseSrcPointer, GST_FORMAT_TIME)
         gst_base_src_set_do_timestamp(baseSrcPointer, 0)
-        Self.directory.add(self)
+        watchDownstreamEnd()
     }
-
-    deinit { Self.directory.remove(self) }
 
     // MARK: properties
 
     override func setProperty(_ name: String, _ value: PropertyValue) {
-        sync.withLock {
+        state.withLock { state in
             switch name {
             case "kind": state.kind = value.intValue == 1 ? .audio : .video
             case "muted": state.muted = value.boolValue ?? false
@@ -96,7 +87,7 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
     }
 
     override func property(_ name: String) -> PropertyValue {
-        sync.withLock {
+        state.withLock { state in
             switch name {
             case "kind": .enumeration(state.kind == .audio ? 1 : 0)
             case "muted": .bool(state.muted)
@@ -108,100 +99,86 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
         }
     }
 
-    var kind: TrackKind { sync.withLock { state.kind } }
+    var kind: TrackKind { state.withLock { $0.kind } }
 
-    /// A processor piping into this generator: its upstream latency adds to ours.
-    func addLatencySource(_ processor: TrackProcessorElement) {
-        sync.withLock {
-            state.latencySources.removeAll { $0.source == nil || $0.source === processor }
-            state.latencySources.append(WeakLatencySource(source: processor))
+    // MARK: the channel
+
+    /// The channel this generator consumes: the one named after it (joined at READY), or,
+    /// before that, looked up by its current name (a Swift writer may write at any time).
+    private var channel: FrameChannel { state.withLock { $0.channel } ?? FrameChannel.named(name) }
+
+    override func changeState(_ transition: GstStateChange) -> GstStateChangeReturn {
+        if transition == GST_STATE_CHANGE_NULL_TO_READY {
+            let channel = FrameChannel.named(name)
+            state.withLock { $0.channel = channel }
+            channel.attachConsumer(self)
         }
+        let result = super.changeState(transition)
+        if transition == GST_STATE_CHANGE_READY_TO_NULL, let channel = state.withLock({ $0.channel }) {
+            channel.detachConsumer(self)
+            state.withLock { $0.channel = nil }
+        }
+        return result
+    }
+
+    /// When downstream stops taking buffers (EOS or an error: GstBaseSrc then pauses its task and
+    /// pushes EOS), writers waiting for room give up instead of waiting for a `create` that will
+    /// not come.
+    private func watchDownstreamEnd() {
+        let probe: GstPadProbeCallback = { pad, info, _ in
+            guard let pad, let info, let event = gst_pad_probe_info_get_event(info),
+                  swift_event_type(event) == GST_EVENT_EOS,
+                  let parent = swift_object_parent(UnsafeMutableRawPointer(pad).assumingMemoryBound(to: GstObject.self)) else {
+                return GST_PAD_PROBE_OK
+            }
+            if let generator = TypeRegistry.implementation(of: UnsafeMutableRawPointer(parent)) as? TrackGeneratorElement {
+                generator.channel.queue.refuse(GST_FLOW_EOS.rawValue)
+            }
+            return GST_PAD_PROBE_OK
+        }
+        gst_pad_add_probe(sourcePad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, probe, nil, nil)
+    }
+
+    // MARK: FrameChannelConsumer (writer threads)
+
+    func admit(_ frame: MediaFrame) throws -> Bool {
+        let decision: Result<Bool, TrackGeneratorError> = state.withLock { state in
+            guard frame.kind == state.kind else {
+                return .failure(.wrongKind(generator: name, generatorKind: state.kind, frameKind: frame.kind))
+            }
+            state.total += 1
+            if state.muted { state.discarded += 1 }
+            return .success(!state.muted)
+        }
+        if case .failure(let error) = decision {
+            postError(.stream(GST_STREAM_ERROR_WRONG_TYPE), error.description,
+                      debug: "a frame of the wrong kind was written to the generator")
+        }
+        return try decision.get()
+    }
+
+    func discardedAdmittedFrame() { state.withLock { $0.discarded += 1 } }
+
+    func producersChanged() {
         // Let the pipeline recompute its latency with the new contribution.
         gst_element_post_message(elementPointer, gst_message_new_latency(objectPointer))
     }
 
-    func removeLatencySource(_ processor: TrackProcessorElement) {
-        sync.withLock { state.latencySources.removeAll { $0.source == nil || $0.source === processor } }
-    }
+    // MARK: FrameWriter (the Swift writable; called from writer threads)
 
-    // MARK: FrameWriter (called from writer threads)
-
-    func write(_ frame: MediaFrame, cancelled: () -> Bool) throws {
-        var toDrop: MediaFrame?
-        defer { toDrop?.close() }
-        do {
-            try enqueue(frame, cancelled: cancelled, toDrop: &toDrop)
-        } catch let error as TrackGeneratorError {
-            if case .wrongKind = error {
-                postError(.stream(GST_STREAM_ERROR_WRONG_TYPE), error.description,
-                          debug: "a frame of the wrong kind was written to the generator")
-            }
-            throw error
-        }
-    }
-
-    private func enqueue(_ frame: MediaFrame, cancelled: () -> Bool, toDrop: inout MediaFrame?) throws {
-        try sync.withLock {
-            guard frame.kind == state.kind else {
-                throw TrackGeneratorError.wrongKind(generator: name, generatorKind: state.kind, frameKind: frame.kind)
-            }
-            guard !state.closed, state.abortReason == nil else {
-                throw TrackGeneratorError.ended(generator: name)
-            }
-            state.total += 1
-            guard !state.muted, state.started else {
-                state.discarded += 1
-                toDrop = frame
-                return
-            }
-            while state.queue.count >= Self.queueCapacity, state.started, !state.closed, !state.flushing {
-                // Downstream ended or failed (e.g. `pngenc snapshot=true` returned EOS): the
-                // streaming task has stopped taking frames, so waiting would never end.
-                if cancelled() || gst_pad_get_last_flow_return(sourcePad).rawValue < GST_FLOW_OK.rawValue {
-                    state.discarded += 1
-                    toDrop = frame
-                    return
-                }
-                sync.wait(microseconds: 10_000)
-            }
-            guard state.started, !state.closed, !state.flushing else {
-                state.discarded += 1
-                toDrop = frame
-                return
-            }
-            state.queue.append(frame)
-            sync.broadcast()
-        }
-    }
-
-    func close() {
-        sync.withLock {
-            state.closed = true
-            sync.broadcast()
-        }
-    }
-
-    func abort(reason: String) {
-        sync.withLock {
-            state.abortReason = reason
-            sync.broadcast()
-        }
-    }
+    func write(_ frame: MediaFrame, cancelled: () -> Bool) throws { try channel.write(frame, cancelled: cancelled) }
+    func interruptWrites() { channel.interruptWrites() }
+    func close() { channel.close() }
+    func abort(reason: String) { channel.abort(reason: reason) }
 
     // MARK: GstBaseSrc
 
     override func start() -> Bool {
-        let dropped: [MediaFrame] = sync.withLock {
-            state.started = true
-            state.flushing = false
-            state.closed = false
-            state.abortReason = nil
+        state.withLock { state in
             state.total = 0
             state.discarded = 0
-            defer { state.queue.removeAll() }
-            return state.queue
         }
-        dropped.forEach { $0.close() }
+        channel.queue.reset()
         negotiatedVideo = nil
         negotiatedAudio = nil
         Self.category.debug("started, kind=\(kind.rawValue)", object: self)
@@ -209,26 +186,17 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
     }
 
     override func stop() -> Bool {
-        let dropped: [MediaFrame] = sync.withLock {
-            state.started = false
-            sync.broadcast()
-            defer { state.queue.removeAll() }
-            return state.queue
-        }
-        dropped.forEach { $0.close() }
+        channel.queue.shutDown()
         return true
     }
 
     override func unlock() -> Bool {
-        sync.withLock {
-            state.flushing = true
-            sync.broadcast()
-        }
+        channel.queue.setFlushing(true)
         return true
     }
 
     override func unlockStop() -> Bool {
-        sync.withLock { state.flushing = false }
+        channel.queue.setFlushing(false)
         return true
     }
 
@@ -239,8 +207,8 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
 
     override func query(_ query: UnsafeMutablePointer<GstQuery>) -> Bool {
         guard swift_query_type(query) == GST_QUERY_LATENCY else { return super.query(query) }
-        let (deadline, sources) = sync.withLock { (state.deadline, state.latencySources.compactMap(\.source)) }
-        let upstream = sources.compactMap { $0.upstreamLatency() }.max() ?? 0
+        let deadline = state.withLock { $0.deadline }
+        let upstream = channel.upstreamLatency()
         let minimum = upstream + deadline
         gst_query_set_latency(query, 1, GstClockTime(minimum), swift_clock_time_none())
         Self.category.debug("latency: live, min \(minimum) ns (upstream \(upstream) + deadline \(deadline))", object: self)
@@ -249,31 +217,18 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
 
     override func create(offset: UInt64, size: UInt32,
                          buffer: UnsafeMutablePointer<UnsafeMutablePointer<GstBuffer>?>) -> GstFlowReturn {
-        enum Outcome { case frame(MediaFrame), flushing, endOfStream, aborted(String) }
-        let outcome: Outcome = sync.withLock {
-            while true {
-                if state.flushing || !state.started { return .flushing }
-                if !state.queue.isEmpty {
-                    sync.broadcast()
-                    return .frame(state.queue.removeFirst())
-                }
-                if let reason = state.abortReason { return .aborted(reason) }
-                if state.closed { return .endOfStream }
-                sync.wait()
-            }
-        }
-        switch outcome {
-        case .flushing:
+        switch channel.queue.next() {
+        case .data(let frame):
+            return output(frame, into: buffer)
+        case .flushing, .shutdown:
             return swift_flow_flushing()
-        case .endOfStream:
+        case .endOfStream(error: nil):
             Self.category.info("writer closed: end of track", object: self)
             return GST_FLOW_EOS
-        case .aborted(let reason):
+        case .endOfStream(error: let reason?):
             postError(.stream(GST_STREAM_ERROR_FAILED), "The track's writer was aborted: \(reason)",
                       debug: "trackgenerator \(name): writable.abort() was called")
             return GST_FLOW_ERROR
-        case .frame(let frame):
-            return output(frame, into: buffer)
         }
     }
 
@@ -350,15 +305,12 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, @unchecked Send
 /// Errors a generator's writable throws to its writer.
 enum TrackGeneratorError: Error, CustomStringConvertible {
     case wrongKind(generator: String, generatorKind: TrackKind, frameKind: TrackKind)
-    case ended(generator: String)
 
     var description: String {
         switch self {
         case .wrongKind(let generator, let generatorKind, let frameKind):
             let written = frameKind == .video ? "a VideoFrame (video)" : "an AudioData (audio)"
             return "trackgenerator '\(generator)' has kind=\(generatorKind.rawValue) and cannot accept \(written); set kind=\(frameKind.rawValue) on it or write \(generatorKind == .video ? "VideoFrames" : "AudioData")"
-        case .ended(let generator):
-            return "trackgenerator '\(generator)': the track has ended (its writer was closed or aborted)"
         }
     }
 }

@@ -1,33 +1,50 @@
 import CGStreamer
 import GStreamerBridge
+import Glibc
 import MediaStreams
 import Synchronization
 
-/// The dedicated worker thread of one `trackprocessor`: takes frames from the ring, runs them
-/// through the transform chain and writes the results to the generator (or drops them when
-/// nothing is piped). Never runs on the upstream streaming thread.
-final class ProcessorWorker: @unchecked Sendable {
-    /// Everything here is touched by the worker thread only, after `start()`.
-    private let chain: TransformChain
-    private var chainStarted = false
-    private let ring: FrameRing
-    private let writer: FrameWriter?
+/// The running half of one `trackprocessor` (NULL->READY to READY->NULL): its worker thread
+/// takes frames from the ring, runs them through the transform chain and writes the results to
+/// the output: the `pipe-to` channel, a Swift writer, or nowhere.
+///
+/// One buffer's path: `render` (streaming thread) wraps it as a frame and pushes it into the
+/// ring -> `iterate` (worker thread) -> `TransformChain.process` -> each transform's
+/// `controller.enqueue` -> `write` -> `FrameChannel.write` -> the generator's `create`.
+final class ProcessorWorker: TransformHost, @unchecked Sendable {
+    typealias Frame = MediaFrame
+
+    enum Output {
+        case channel(FrameChannel)
+        case writer(FrameWriter)
+        case none
+    }
+
     private unowned let element: TrackProcessorElement
-    private let stopping = StopFlag()
-    private var task: WorkerTask?
+    let ring: FrameRing
+    private let output: Output
+    private var chain: TransformChain<MediaFrame>!
+    private var thread: StreamWorker!
+    private var producer: FrameChannel.ProducerID?
+    /// Set while the element flushes or stops: a write waiting for the generator gives up.
+    private let cancelled = Atomic<Bool>(false)
+    private let workerThread = Atomic<UInt>(0)
     private let failures = FailureReporter()
 
-    init(element: TrackProcessorElement, ring: FrameRing, transformers: [FrameTransformer], writer: FrameWriter?) {
+    // Worker thread only.
+    private var chainState = ChainState.notStarted
+    private enum ChainState { case notStarted, started, failed }
+    private var framesWithoutConsumer: UInt64 = 0
+    private var wroteToConsumer = false
+
+    init(element: TrackProcessorElement, ring: FrameRing, transformers: [any StreamTransformer<MediaFrame>], output: Output) {
         self.element = element
         self.ring = ring
-        self.writer = writer
-        let stopping = self.stopping
-        chain = TransformChain(stages: transformers) { frame in
-            if let writer {
-                try writer.write(frame, cancelled: { stopping.isSet })
-            } else {
-                frame.close()
-            }
+        self.output = output
+        chain = TransformChain(stages: transformers, host: self)
+        thread = StreamWorker(name: "\(element.name):worker") { [unowned self] in self.iterate() }
+        if case .channel(let channel) = output {
+            producer = channel.attachProducer { [weak element] in element?.upstreamLatency() }
         }
     }
 
@@ -35,62 +52,126 @@ final class ProcessorWorker: @unchecked Sendable {
     var supportedKinds: Set<TrackKind> { chain.supportedKinds }
 
     func start() {
-        stopping.isSet = false
-        if task == nil {
-            task = WorkerTask(name: "\(element.name):worker") { [unowned self] in self.iterate() }
-        }
-        task?.start()
+        cancelled.store(false, ordering: .releasing)
+        thread.start()
     }
 
-    /// Joins the thread. The ring must be shut down already, so the loop returns promptly.
+    /// The ring must be shut down already, so that the loop returns; joins the thread.
     func stop() {
-        stopping.isSet = true
-        task?.stop()
+        interrupt()
+        thread.stop()
+        if case .channel(let channel) = output, let producer { channel.detachProducer(producer) }
     }
 
-    /// Flush-start: interrupt a write blocked on the generator; the loop then waits in the ring.
-    func interrupt() { stopping.isSet = true }
+    /// Flush or stop: a write blocked on the generator gives up; the loop then pauses in the ring.
+    func interrupt() {
+        cancelled.store(true, ordering: .releasing)
+        switch output {
+        case .channel(let channel): channel.interruptWrites()
+        case .writer(let writer): writer.interruptWrites()
+        case .none: break
+        }
+    }
 
-    /// Flush-stop: writes may block again.
-    func resume() { stopping.isSet = false }
+    /// Flush-stop: writes may block again and the loop resumes.
+    func resume() {
+        cancelled.store(false, ordering: .releasing)
+        thread.start()
+    }
+
+    // MARK: the worker thread
 
     private func iterate() {
+        workerThread.store(UInt(pthread_self()), ordering: .relaxed)
         switch ring.next() {
-        case .frame(let frame):
-            guard startChainIfNeeded() else {
-                frame.close()
-                return
-            }
-            do {
-                try chain.process(frame)
-            } catch let error as TrackGeneratorError {
-                // The generator posted the error itself; the frame is gone.
-                TrackProcessorElement.category.warning("generator refused a frame: \(error)", object: element)
-            } catch {
-                failures.report(error, element: element)
-            }
+        case .data(let frame):
+            guard startChainIfNeeded() else { return frame.close() }
+            do { try chain.process(frame) } catch { report(error) }
+        case .control(.run(let work)):
+            do { try work() } catch { report(error) }
+        case .control(.message(let message)):
+            guard startChainIfNeeded() else { return }
+            do { try chain.deliver(message) } catch { report(error) }
         case .endOfStream:
             if startChainIfNeeded() {
-                do { try chain.flush() } catch { failures.report(error, element: element) }
+                do { try chain.flush() } catch { report(error) }
             }
-            writer?.close()
-            ring.markConsumed()
-        case .shutdown:
-            // stop() follows at once; do not spin meanwhile.
-            g_usleep(1000)
+            finishOutput()
+            ring.acknowledgeEnd()
+        case .flushing, .shutdown:
+            thread.pause()
         }
     }
 
     private func startChainIfNeeded() -> Bool {
-        if chainStarted { return true }
+        switch chainState {
+        case .started: return true
+        case .failed: return false
+        case .notStarted: break
+        }
         do {
             try chain.start()
-            chainStarted = true
+            chainState = .started
             return true
         } catch {
+            chainState = .failed
             element.postError(.library(GST_LIBRARY_ERROR_INIT), "The worker transform failed to start: \(error)",
-                              debug: "start(controller:) of a transform threw")
+                              debug: "start(controller:) of a transform threw; no frame will pass")
             return false
         }
     }
+
+    private func report(_ error: any Error) {
+        switch error {
+        case FrameChannelError.noConsumer(let name):
+            framesWithoutConsumer += 1
+            if framesWithoutConsumer == 1 {
+                element.postWarning(.resource(GST_RESOURCE_ERROR_NOT_FOUND), element.noGeneratorText(name),
+                                    debug: "frames are dropped until a trackgenerator named \(name) is running")
+            }
+        case FrameChannelError.ended:
+            TrackProcessorElement.category.info("generator refused a frame: \(error)", object: element)
+        case let error as TrackGeneratorError:
+            // The generator posted the error itself; the frame is gone.
+            TrackProcessorElement.category.warning("generator refused a frame: \(error)", object: element)
+        default:
+            failures.report(error, element: element)
+        }
+    }
+
+    /// End of stream: the generator's track ends; a channel that never had a generator is an error.
+    private func finishOutput() {
+        switch output {
+        case .channel(let channel):
+            if !wroteToConsumer && framesWithoutConsumer > 0 && !channel.hasConsumer {
+                element.postError(.resource(GST_RESOURCE_ERROR_NOT_FOUND), element.noGeneratorText(channel.name),
+                                  debug: "\(framesWithoutConsumer) frames were dropped: create the generator (e.g. `trackgenerator name=\(channel.name)`)")
+            }
+            channel.close()
+        case .writer(let writer):
+            writer.close()
+        case .none:
+            break
+        }
+    }
+
+    // MARK: TransformHost
+
+    func write(_ frame: MediaFrame) throws {
+        switch output {
+        case .channel(let channel):
+            try channel.write(frame) { cancelled.load(ordering: .acquiring) }
+            wroteToConsumer = true
+        case .writer(let writer):
+            try writer.write(frame) { cancelled.load(ordering: .acquiring) }
+        case .none:
+            frame.close()
+        }
+    }
+
+    var isOnWorkerThread: Bool { workerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    func schedule(_ work: @escaping @Sendable () throws -> Void) { ring.pushControl(.run(work)) }
+
+    func post(_ message: TransformMessage) { element.deliverToApplication(message) }
 }

@@ -63,14 +63,14 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         case audio(GstAudioInfo)
     }
 
-    let ring = FrameRing(capacity: 1)
+    /// The frames between the streaming thread and the worker (or a Swift reader).
+    let ring = FrameRing.ring(capacity: 1)
     private let settings = Mutex<Settings>(Settings())
     private let media = Mutex<MediaDescription?>(nil)
     private let running = Mutex<RunningState>(RunningState())
 
     private struct RunningState: @unchecked Sendable {
         var worker: ProcessorWorker?
-        var generator: TrackGeneratorElement?
         var acceptedCaps: String?
     }
 
@@ -84,7 +84,7 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         // last-sample would keep a reference to every frame, so transforms writing to it would
         // always have to copy it first.
         gst_base_sink_set_last_sample_enabled(baseSinkPointer, 0)
-        interceptEndOfStream()
+        interceptSinkPadEvents()
         Self.directory.add(self)
     }
 
@@ -108,8 +108,8 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         case "worker": .string(settings.withLock { $0.worker })
         case "pipe-to": .string(settings.withLock { $0.pipeTo })
         case "max-buffer-size": .uint(settings.withLock { $0.maxBufferSize })
-        case "total-frames": .uint64(ring.totalFrames)
-        case "discarded-frames": .uint64(ring.discardedFrames)
+        case "total-frames": .uint64(ring.totalCount)
+        case "discarded-frames": .uint64(ring.droppedCount)
         default: .none
         }
     }
@@ -124,70 +124,56 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
 
     override func start() -> Bool {
         let settings = self.settings.withLock { $0 }
-        ring.restart()
-        let transformers: [FrameTransformer]
-        var writer: FrameWriter?
-        var generator: TrackGeneratorElement?
+        ring.reset()
+        let transformers: [any StreamTransformer<MediaFrame>]
+        var output = ProcessorWorker.Output.none
         if let pipe = settings.applicationPipe {
             transformers = pipe.takeTransformers()
-            writer = pipe.writer
+            if let writer = pipe.writer { output = .writer(writer) }
         } else {
-            if let pipeTo = settings.pipeTo, !pipeTo.isEmpty {
-                guard let found = resolveGenerator(named: pipeTo) else { return false }
-                generator = found
-                writer = found
-            }
-            guard let description = settings.worker, !description.trimmingCharacters(in: " ").isEmpty else {
-                transformers = writer == nil ? [] : [PassThrough()]
-                return finishStart(transformers: transformers, writer: writer, generator: generator)
-            }
-            do {
-                transformers = try TransformRegistry.makeTransformers(description, context: transformContext())
-            } catch {
-                postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(description)\": \(error)",
-                          debug: "the worker property could not be parsed into transforms")
-                return false
+            if let pipeTo = settings.pipeTo, !pipeTo.isEmpty { output = .channel(FrameChannel.named(pipeTo)) }
+            let description = settings.worker ?? ""
+            if description.trimmingCharacters(in: " \t\n").isEmpty {
+                if case .none = output { transformers = [] } else { transformers = [IdentityTransformer<MediaFrame>()] }
+            } else {
+                do {
+                    transformers = try TransformRegistry.makeTransformers(description, context: transformContext())
+                } catch {
+                    postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(description)\": \(error)",
+                              debug: "the worker property could not be parsed into transforms")
+                    return false
+                }
             }
         }
-        return finishStart(transformers: transformers, writer: writer, generator: generator)
-    }
-
-    private func finishStart(transformers: [FrameTransformer], writer: FrameWriter?,
-                             generator: TrackGeneratorElement?) -> Bool {
         var state = RunningState()
-        state.generator = generator
-        if !transformers.isEmpty || writer != nil {
-            let worker = ProcessorWorker(element: self, ring: ring, transformers: transformers, writer: writer)
+        if !transformers.isEmpty {
+            let worker = ProcessorWorker(element: self, ring: ring, transformers: transformers, output: output)
             state.worker = worker
             state.acceptedCaps = Self.acceptedCaps(kinds: worker.supportedKinds, formats: worker.supportedVideoFormats)
             worker.start()
         }
         running.withLock { $0 = state }
-        generator?.addLatencySource(self)
-        Self.category.info("started: \(transformers.count) transform(s), pipe-to \(generator?.name ?? "nothing")", object: self)
+        Self.category.info("started: \(transformers.count) transform(s), output \(output)", object: self)
         return true
     }
 
     override func stop() -> Bool {
         ring.shutDown()
-        let state = running.withLock { state in
+        let worker = running.withLock { state in
             defer { state = RunningState() }
-            return state
+            return state.worker
         }
-        state.worker?.stop()
-        state.generator?.removeLatencySource(self)
+        worker?.stop()
         media.withLock { $0 = nil }
         return true
     }
 
-    private func resolveGenerator(named name: String) -> TrackGeneratorElement? {
-        if let generator = TrackGeneratorElement.directory.find(name, near: self) { return generator }
-        let known = TrackGeneratorElement.directory.all.map(\.name).sorted()
-        let hint = known.isEmpty ? "there is no trackgenerator in this process"
+    /// "pipe-to=NAME names no trackgenerator", with the generators that are running.
+    func noGeneratorText(_ name: String) -> String {
+        let known = FrameChannel.consumerNames
+        let hint = known.isEmpty ? "there is no running trackgenerator in this process"
             : "trackgenerators that exist: \(known.joined(separator: ", "))"
-        postError(.resource(GST_RESOURCE_ERROR_NOT_FOUND), "pipe-to=\"\(name)\" names no trackgenerator (\(hint))",
-                  debug: "create the generator (e.g. `trackgenerator name=\(name)`) before the processor starts")
-        return nil
+        return "pipe-to=\"\(name)\" names no trackgenerator (\(hint))"
     }
 
     private func transformContext() -> TransformContext {
@@ -195,6 +181,11 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
             guard let self else { return nil }
             return TrackProcessorElement.directory.find(sourceName, near: self)?.ring
         }
+    }
+
+    /// A transform's `postMessage`: an element message on the bus.
+    func deliverToApplication(_ message: TransformMessage) {
+        postElementMessage(message.description)
     }
 
     // MARK: caps
@@ -286,51 +277,41 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         return timing
     }
 
-    /// GstBaseSink's own pad event function, which `interceptEndOfStream` wraps.
-    nonisolated(unsafe) private static var baseSinkEventFunction: GstPadEventFunction?
-
     /// EOS must reach GstBaseSink (which posts the EOS message) only once the worker has flushed
-    /// its transforms and ended the generator's track. That wait cannot happen in the `event`
-    /// vfunc: GstBaseSink calls it holding its PREROLL lock, which a state change to PLAYING also
-    /// needs, while the worker may need exactly that state change (of the generator) to drain.
-    /// So the wait happens in the pad's event function, before GstBaseSink's, under the stream
-    /// lock only; state changes flush the ring (unlock) before they take that lock.
-    private func interceptEndOfStream() {
-        let pad = sinkPad
-        if Self.baseSinkEventFunction == nil { Self.baseSinkEventFunction = pad.pointee.eventfunc }
-        gst_pad_set_event_function_full(pad, { pad, parent, event in
-            guard let event, let parent, let processor = TypeRegistry.implementation(of: parent) as? TrackProcessorElement
-            else { return 0 }
-            if swift_event_type(event) == GST_EVENT_EOS { processor.drainBeforeEndOfStream() }
-            return TrackProcessorElement.baseSinkEventFunction?(pad, parent, event) ?? 0
-        }, nil, nil)
-    }
-
-    private func drainBeforeEndOfStream() {
+    /// its transforms and ended the generator's track. The wait happens before GstBaseSink sees
+    /// the event, under the stream lock only: GstBaseSink would hold its PREROLL lock, which a
+    /// state change to PLAYING also needs, while the worker may need exactly that state change
+    /// (of the generator) to drain. State changes flush the ring (unlock) before they take it.
+    override func sinkPadEventBeforeBaseSink(_ event: UnsafeMutablePointer<GstEvent>) {
+        guard swift_event_type(event) == GST_EVENT_EOS else { return }
         ring.endStream()
         guard running.withLock({ $0.worker != nil }) else { return }
-        if !ring.waitUntilConsumed() { Self.category.debug("EOS drain interrupted by a flush or stop", object: self) }
+        if !ring.waitUntilEndAcknowledged() { Self.category.debug("EOS drain interrupted by a flush or stop", object: self) }
     }
 
-    override func event(_ event: UnsafeMutablePointer<GstEvent>) -> Bool {
-        switch swift_event_type(event) {
-        case GST_EVENT_FLUSH_START:
-            ring.startFlushing()
-            running.withLock { $0.worker }?.interrupt()
-        case GST_EVENT_FLUSH_STOP:
-            ring.stopFlushing()
-            running.withLock { $0.worker }?.resume()
-        default:
-            break
-        }
-        return super.event(event)
-    }
-
+    /// Flush-start and the way to READY: drop what waits, wake a drain and a blocked write.
     override func unlock() -> Bool {
-        // A state change to READY: wake an EOS drain and a writer blocked on the generator.
-        ring.startFlushing()
+        ring.setFlushing(true)
         running.withLock { $0.worker }?.interrupt()
         return super.unlock()
+    }
+
+    /// Flush-stop: frames flow again and the worker resumes.
+    override func unlockStop() -> Bool {
+        resumeFlow()
+        return super.unlockStop()
+    }
+
+    override func changeState(_ transition: GstStateChange) -> GstStateChangeReturn {
+        // READY->PAUSED after a PAUSED->READY (no stop/start in between): leave the flushing state.
+        if transition == GST_STATE_CHANGE_READY_TO_PAUSED { resumeFlow() }
+        return super.changeState(transition)
+    }
+
+    private func resumeFlow() {
+        guard ring.state.mode == .flushing else { return }
+        ring.setFlushing(false)
+        running.withLock { $0.worker }?.resume()
     }
 
     /// The pipeline's LATENCY event is not applied: frames go to the worker as soon as they are
@@ -357,21 +338,16 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
     }
 }
 
-/// `pipe-to` without `worker`: frames pass unchanged.
-final class PassThrough: FrameTransformer {
-    func transform(_ frame: MediaFrame, controller: TransformController) throws { try controller.enqueue(frame) }
-}
-
 /// What a Swift application set up with `readable.pipeThrough(...).pipeTo(...)`.
 final class ApplicationPipe: @unchecked Sendable {
-    private var transformers: [FrameTransformer]
+    private var transformers: [any StreamTransformer<MediaFrame>]
     let writer: FrameWriter?
 
-    init(transformers: sending [FrameTransformer], writer: FrameWriter?) {
+    init(transformers: sending [any StreamTransformer<MediaFrame>], writer: FrameWriter?) {
         self.transformers = transformers
         self.writer = writer
     }
 
     /// Handed to the worker thread at start, which is then their only user.
-    func takeTransformers() -> [FrameTransformer] { transformers }
+    func takeTransformers() -> [any StreamTransformer<MediaFrame>] { transformers }
 }

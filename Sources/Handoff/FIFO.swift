@@ -1,0 +1,39 @@
+/// A first-in first-out buffer whose `popFirst` does not shift the remaining elements.
+struct FIFO<Element> {
+    private var storage: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == storage.count }
+    var count: Int { storage.count - head }
+    var first: Element? { head < storage.count ? storage[head] : nil }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    mutating func popLast() -> Element? {
+        guard head < storage.count else { return nil }
+        return storage.removeLast()
+    }
+
+    /// Empties the buffer, returning what it held (oldest first).
+    mutating func removeAll() -> [Element] {
+        defer {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return Array(storage[head...])
+    }
+}

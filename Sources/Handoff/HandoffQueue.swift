@@ -1,0 +1,398 @@
+/// What a full queue does with one more data item.
+public enum HandoffPolicy: Sendable, Equatable {
+    /// The oldest data item is dropped (counted) to make room: the producer never waits, and a
+    /// slow consumer always gets the most recent items (MediaStreamTrackProcessor's ring).
+    case dropOldest
+    /// The producer waits for room: back-pressure (`rtpscripttransform`, a generator's writable).
+    case block
+}
+
+/// The one hand-off between a producer (GStreamer's streaming thread, an application) and a
+/// consumer (an element's worker): data items in order under a capacity and a policy, control
+/// items (messages, scheduled work) served before data and never dropped for room, and the
+/// stream's states: running, flushing, ended (reported once, after the data), shut down.
+///
+/// All of it lives in one `ConditionLock<State>`; producers and the consumer sleep on its
+/// condition and are woken by state changes only, never by a timer. A waiter is signalled only
+/// when one sleeps (a frame that finds nobody waiting costs no wake-up).
+///
+/// Items leaving without being consumed (dropped for room, flushed, refused) go to `discard`,
+/// outside the lock, so frames are closed and GStreamer objects released exactly once.
+public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked Sendable {
+    public enum Next {
+        case data(Data)
+        case control(Control)
+        /// Everything before it was delivered. `error` is the producer's reason when it aborted.
+        case endOfStream(error: String?)
+        /// The queue is flushing: nothing to deliver until it stops (a worker pauses).
+        case flushing
+        /// The queue was shut down: the consumer must return (its element is stopping).
+        case shutdown
+    }
+
+    public enum PushResult: Equatable, Sendable {
+        case accepted
+        /// Not taken: the queue is flushing or shut down.
+        case flushing
+        /// Not taken: the stream has ended.
+        case ended
+        /// Not taken: the consumer stopped taking data, for the reason it gave (`refuse(_:)`).
+        case refused(Int32)
+        /// Not taken: the producer's own `cancelled` turned true while it waited for room.
+        case cancelled
+    }
+
+    /// What the owner decides about its items.
+    public struct Handlers: Sendable {
+        public var discardData: @Sendable (Data) -> Void
+        public var discardControl: @Sendable (Control) -> Void
+        /// Data items counted against the capacity (others, e.g. events, always fit).
+        public var countsTowardCapacity: @Sendable (Data) -> Bool
+        /// Control items kept by a flush (e.g. application messages); the others are discarded.
+        public var keepsOnFlush: @Sendable (Control) -> Bool
+
+        public init(discardData: @escaping @Sendable (Data) -> Void = { _ in },
+                    discardControl: @escaping @Sendable (Control) -> Void = { _ in },
+                    countsTowardCapacity: @escaping @Sendable (Data) -> Bool = { _ in true },
+                    keepsOnFlush: @escaping @Sendable (Control) -> Bool = { _ in false }) {
+            self.discardData = discardData
+            self.discardControl = discardControl
+            self.countsTowardCapacity = countsTowardCapacity
+            self.keepsOnFlush = keepsOnFlush
+        }
+    }
+
+    public enum Mode: Sendable, Equatable { case running, flushing, shutdown }
+
+    public struct State {
+        fileprivate var data = FIFO<Data>()
+        fileprivate var controls = FIFO<Control>()
+        fileprivate var counted = 0
+        public fileprivate(set) var capacity: Int
+        public fileprivate(set) var mode: Mode = .running
+        /// The producer ended the stream (`endStream`); `.endOfStream` follows the data.
+        public fileprivate(set) var ended = false
+        fileprivate var endError: String?
+        fileprivate var endDelivered = false
+        /// The consumer finished handling the end (`acknowledgeEnd`).
+        public fileprivate(set) var endAcknowledged = false
+        /// Set by `refuse`: producers get `.refused(code)` until `reset`.
+        public fileprivate(set) var refusal: Int32?
+        /// Data items accepted since the last `reset`.
+        public fileprivate(set) var total: UInt64 = 0
+        /// Data items dropped for room or by a flush since the last `reset`.
+        public fileprivate(set) var dropped: UInt64 = 0
+        fileprivate var consumerWaiting = false
+        fileprivate var producersWaiting = 0
+        fileprivate var endWaiters = 0
+        fileprivate var asyncWaiter: CheckedContinuation<Data?, Never>?
+
+        public var count: Int { data.count }
+    }
+
+    public let policy: HandoffPolicy
+    private let handlers: Handlers
+    private let lock: ConditionLock<State>
+
+    public init(policy: HandoffPolicy, capacity: Int, handlers: Handlers = Handlers()) {
+        self.policy = policy
+        self.handlers = handlers
+        lock = ConditionLock(State(capacity: max(1, capacity)))
+    }
+
+    /// A snapshot of the state (counters, mode).
+    public var state: State { lock.withLock { $0.state } }
+    public var totalCount: UInt64 { lock.withLock { $0.state.total } }
+    public var droppedCount: UInt64 { lock.withLock { $0.state.dropped } }
+    public var count: Int { lock.withLock { $0.state.data.count } }
+
+    // MARK: producer side
+
+    /// Adds a data item. `.dropOldest` never waits; `.block` waits while the queue is full,
+    /// until there is room or the queue flushes, shuts down, ends or is refused. An item not
+    /// accepted goes to `discard`.
+    ///
+    /// `cancelled` is checked before every wait: a producer that must stop waiting (its own
+    /// element flushes) sets its flag and calls `wakeProducers()`.
+    @discardableResult
+    public func push(_ item: Data, cancelled: () -> Bool = { false }) -> PushResult {
+        let counts = handlers.countsTowardCapacity(item)
+        var dropped: Data?
+        let result: PushResult = lock.withLock { locked in
+            if counts && policy == .block {
+                while locked.state.counted >= locked.state.capacity && locked.state.mode == .running
+                        && locked.state.refusal == nil && !locked.state.ended {
+                    if cancelled() { return .cancelled }
+                    locked.state.producersWaiting += 1
+                    locked.wait()
+                    locked.state.producersWaiting -= 1
+                }
+            }
+            if locked.state.mode != .running { return .flushing }
+            if locked.state.ended { return .ended }
+            if let code = locked.state.refusal { return .refused(code) }
+            if counts {
+                locked.state.total += 1
+                if let waiter = locked.state.asyncWaiter, locked.state.data.isEmpty {
+                    locked.state.asyncWaiter = nil
+                    waiter.resume(returning: item)
+                    return .accepted
+                }
+                if locked.state.counted >= locked.state.capacity {  // .dropOldest
+                    dropped = Self.popOldestCounted(&locked.state, counts: handlers.countsTowardCapacity)
+                    locked.state.counted -= 1
+                    locked.state.dropped += 1
+                }
+                locked.state.counted += 1
+            }
+            locked.state.data.append(item)
+            if locked.state.consumerWaiting { locked.broadcast() }
+            return .accepted
+        }
+        if let dropped { handlers.discardData(dropped) }
+        if result != .accepted { handlers.discardData(item) }
+        return result
+    }
+
+    /// Adds a control item, served before any data. Refused (and discarded) only when shut down,
+    /// or while flushing for items a flush would discard.
+    @discardableResult
+    public func pushControl(_ item: Control) -> Bool {
+        let accepted: Bool = lock.withLock { locked in
+            switch locked.state.mode {
+            case .shutdown: return false
+            case .flushing where !handlers.keepsOnFlush(item): return false
+            default: break
+            }
+            locked.state.controls.append(item)
+            if locked.state.consumerWaiting { locked.broadcast() }
+            return true
+        }
+        if !accepted { handlers.discardControl(item) }
+        return accepted
+    }
+
+    /// Wakes producers waiting for room so that they re-check their `cancelled` condition.
+    public func wakeProducers() {
+        lock.withLock { locked in
+            if locked.state.producersWaiting > 0 { locked.broadcast() }
+        }
+    }
+
+    /// The producer's end of stream: the consumer drains the data, then gets `.endOfStream`
+    /// (with `error` when the producer aborted). Further pushes are refused with `.ended`.
+    public func endStream(error: String? = nil) {
+        let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
+            guard !locked.state.ended else { return nil }
+            locked.state.ended = true
+            locked.state.endError = error
+            locked.broadcast()
+            defer { locked.state.asyncWaiter = nil }
+            return locked.state.data.isEmpty ? locked.state.asyncWaiter : nil
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Waits until the consumer acknowledged the end of stream; false when a flush or a
+    /// shutdown came first.
+    public func waitUntilEndAcknowledged() -> Bool {
+        lock.withLock { locked in
+            locked.state.endWaiters += 1
+            defer { locked.state.endWaiters -= 1 }
+            while !locked.state.endAcknowledged && locked.state.mode == .running { locked.wait() }
+            return locked.state.endAcknowledged
+        }
+    }
+
+    // MARK: consumer side
+
+    /// The next item: control items first, then data in order, then the end of stream (once).
+    /// Blocks while there is nothing; returns `.flushing` at once while flushing and
+    /// `.shutdown` once shut down.
+    public func next() -> Next {
+        var wakeProducers = false
+        let next: Next = lock.withLock { locked in
+            while true {
+                switch locked.state.mode {
+                case .shutdown: return .shutdown
+                case .flushing: return .flushing
+                case .running: break
+                }
+                if let control = locked.state.controls.popFirst() { return .control(control) }
+                if let item = locked.state.data.popFirst() {
+                    if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
+                    wakeProducers = locked.state.producersWaiting > 0
+                    return .data(item)
+                }
+                if locked.state.ended && !locked.state.endDelivered {
+                    locked.state.endDelivered = true
+                    return .endOfStream(error: locked.state.endError)
+                }
+                locked.state.consumerWaiting = true
+                locked.wait()
+                locked.state.consumerWaiting = false
+            }
+        }
+        if wakeProducers { lock.withLock { $0.broadcast() } }
+        return next
+    }
+
+    /// For Swift consumers (`for await frame in readable`): the next data item, or nil at the
+    /// end of the stream, while flushing or once shut down. One async consumer at a time.
+    public func nextAsync() async -> Data? {
+        await withCheckedContinuation { continuation in
+            let resume: Data?? = lock.withLock { locked in
+                if locked.state.mode == .running, let item = locked.state.data.popFirst() {
+                    if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
+                    if locked.state.producersWaiting > 0 { locked.broadcast() }
+                    return .some(item)
+                }
+                if locked.state.mode != .running || locked.state.ended { return .some(nil) }
+                let previous = locked.state.asyncWaiter
+                locked.state.asyncWaiter = continuation
+                previous?.resume(returning: nil)
+                return .none
+            }
+            if let resume { continuation.resume(returning: resume) }
+        }
+    }
+
+    /// The newest data item without waiting; older ones are dropped (counted). For secondary
+    /// inputs that only ever want the latest picture (picture-in-picture).
+    public func takeLatest() -> Data? {
+        var older: [Data] = []
+        let latest: Data? = lock.withLock { locked in
+            guard let last = locked.state.data.popLast() else { return nil }
+            older = locked.state.data.removeAll()
+            locked.state.counted = 0
+            locked.state.dropped += UInt64(older.count)
+            if locked.state.producersWaiting > 0 { locked.broadcast() }
+            return last
+        }
+        older.forEach(handlers.discardData)
+        return latest
+    }
+
+    /// The consumer handled the end of stream (flushed its transforms, ended its output).
+    public func acknowledgeEnd() {
+        lock.withLock { locked in
+            locked.state.endAcknowledged = true
+            if locked.state.endWaiters > 0 { locked.broadcast() }
+        }
+    }
+
+    /// The consumer stops taking data (e.g. downstream returned an error): producers waiting
+    /// and to come get `.refused(code)` until `reset`/`setFlushing(false)`.
+    public func refuse(_ code: Int32) {
+        lock.withLock { locked in
+            locked.state.refusal = code
+            locked.broadcast()
+        }
+    }
+
+    // MARK: owner
+
+    /// Flushing (true) discards every data item (counted as dropped) and the control items the
+    /// handlers do not keep, wakes everyone, and refuses new data; the consumer gets
+    /// `.flushing`. Leaving it (false) starts a new segment: not ended, no refusal.
+    public func setFlushing(_ flushing: Bool) {
+        var flushedData: [Data] = []
+        var flushedControls: [Control] = []
+        let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
+            guard locked.state.mode != .shutdown else { return nil }
+            if flushing {
+                locked.state.mode = .flushing
+                flushedData = locked.state.data.removeAll()
+                locked.state.dropped += UInt64(flushedData.count)
+                locked.state.counted = 0
+                for control in locked.state.controls.removeAll() {
+                    if handlers.keepsOnFlush(control) { locked.state.controls.append(control) } else { flushedControls.append(control) }
+                }
+            } else {
+                locked.state.mode = .running
+                locked.state.ended = false
+                locked.state.endError = nil
+                locked.state.endDelivered = false
+                locked.state.endAcknowledged = false
+                locked.state.refusal = nil
+            }
+            locked.broadcast()
+            defer { locked.state.asyncWaiter = nil }
+            return flushing ? locked.state.asyncWaiter : nil
+        }
+        waiter?.resume(returning: nil)
+        flushedData.forEach(handlers.discardData)
+        flushedControls.forEach(handlers.discardControl)
+    }
+
+    /// Discards everything, wakes everyone; the consumer gets `.shutdown` until `reset`.
+    public func shutDown() {
+        var flushedData: [Data] = []
+        var flushedControls: [Control] = []
+        let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
+            locked.state.mode = .shutdown
+            flushedData = locked.state.data.removeAll()
+            locked.state.dropped += UInt64(flushedData.count)
+            locked.state.counted = 0
+            flushedControls = locked.state.controls.removeAll()
+            locked.broadcast()
+            defer { locked.state.asyncWaiter = nil }
+            return locked.state.asyncWaiter
+        }
+        waiter?.resume(returning: nil)
+        flushedData.forEach(handlers.discardData)
+        flushedControls.forEach(handlers.discardControl)
+    }
+
+    /// Ready for a new run: empty, running, not ended, counters at zero.
+    public func reset() {
+        var flushedData: [Data] = []
+        var flushedControls: [Control] = []
+        lock.withLock { locked in
+            flushedData = locked.state.data.removeAll()
+            flushedControls = locked.state.controls.removeAll()
+            let capacity = locked.state.capacity
+            let producers = locked.state.producersWaiting
+            let endWaiters = locked.state.endWaiters
+            locked.state = State(capacity: capacity)
+            locked.state.producersWaiting = producers
+            locked.state.endWaiters = endWaiters
+            locked.broadcast()
+        }
+        flushedData.forEach(handlers.discardData)
+        flushedControls.forEach(handlers.discardControl)
+    }
+
+    /// Changes the capacity; with `.dropOldest` the extra items (oldest first) are dropped.
+    public func setCapacity(_ capacity: Int) {
+        var removed: [Data] = []
+        lock.withLock { locked in
+            locked.state.capacity = max(1, capacity)
+            if policy == .dropOldest {
+                while locked.state.counted > locked.state.capacity,
+                      let oldest = Self.popOldestCounted(&locked.state, counts: handlers.countsTowardCapacity) {
+                    removed.append(oldest)
+                    locked.state.counted -= 1
+                    locked.state.dropped += 1
+                }
+            }
+            locked.broadcast()
+        }
+        removed.forEach(handlers.discardData)
+    }
+
+    /// Removes the oldest counted item (items that do not count stay in place, in order).
+    private static func popOldestCounted(_ state: inout State, counts: (Data) -> Bool) -> Data? {
+        var kept: [Data] = []
+        var found: Data?
+        while let item = state.data.popFirst() {
+            if found == nil && counts(item) { found = item } else { kept.append(item) }
+            if found != nil { break }
+        }
+        if !kept.isEmpty {
+            let rest = state.data.removeAll()
+            for item in kept + rest { state.data.append(item) }
+        }
+        return found
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Handoff
+import Synchronization
+import XCTest
+
+/// The hand-off queue alone: deterministic (threads meet on semaphores, never on sleeps).
+final class HandoffQueueTests: XCTestCase {
+    final class Discards: Sendable {
+        let items = Mutex<[Int]>([])
+        var all: [Int] { items.withLock { $0 } }
+    }
+
+    func makeQueue(_ policy: HandoffPolicy, capacity: Int, discards: Discards = Discards()) -> HandoffQueue<Int, String> {
+        HandoffQueue(policy: policy, capacity: capacity, handlers: .init(
+            discardData: { item in discards.items.withLock { $0.append(item) } },
+            keepsOnFlush: { $0.hasPrefix("keep") }))
+    }
+
+    func drain(_ queue: HandoffQueue<Int, String>, count: Int) -> [Int] {
+        (0..<count).compactMap { _ in if case .data(let item) = queue.next() { item } else { nil } }
+    }
+
+    func testDataLeavesInOrderAndControlsGoFirst() {
+        let queue = makeQueue(.block, capacity: 8)
+        for item in 1...5 { XCTAssertEqual(queue.push(item), .accepted) }
+        XCTAssertTrue(queue.pushControl("message"))
+        guard case .control("message") = queue.next() else { return XCTFail("the control item comes first") }
+        XCTAssertEqual(drain(queue, count: 5), [1, 2, 3, 4, 5])
+        XCTAssertEqual(queue.totalCount, 5)
+        XCTAssertEqual(queue.droppedCount, 0)
+    }
+
+    func testDropOldestKeepsTheNewestAndCountsDrops() {
+        let discards = Discards()
+        let queue = makeQueue(.dropOldest, capacity: 3, discards: discards)
+        for item in 1...10 { XCTAssertEqual(queue.push(item), .accepted) }
+        XCTAssertEqual(queue.count, 3)
+        XCTAssertEqual(queue.totalCount, 10)
+        XCTAssertEqual(queue.droppedCount, 7)
+        XCTAssertEqual(discards.all, [1, 2, 3, 4, 5, 6, 7], "dropped oldest first, each once")
+        XCTAssertEqual(drain(queue, count: 3), [8, 9, 10])
+    }
+
+    func testCapacityChangeDropsTheOldest() {
+        let discards = Discards()
+        let queue = makeQueue(.dropOldest, capacity: 5, discards: discards)
+        for item in 1...5 { queue.push(item) }
+        queue.setCapacity(2)
+        XCTAssertEqual(discards.all, [1, 2, 3])
+        XCTAssertEqual(drain(queue, count: 2), [4, 5])
+    }
+
+    func testTakeLatestDiscardsOlderItems() {
+        let discards = Discards()
+        let queue = makeQueue(.dropOldest, capacity: 4, discards: discards)
+        for item in 1...4 { queue.push(item) }
+        XCTAssertEqual(queue.takeLatest(), 4)
+        XCTAssertEqual(discards.all, [1, 2, 3])
+        XCTAssertNil(queue.takeLatest())
+    }
+
+    func testBlockPolicyWaitsForRoom() {
+        let queue = makeQueue(.block, capacity: 2)
+        queue.push(1)
+        queue.push(2)
+        let pushed = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
+        Thread.detachNewThread {
+            started.signal()
+            let outcome = queue.push(3)
+            result.withLock { $0 = outcome }
+            pushed.signal()
+        }
+        started.wait()
+        XCTAssertEqual(pushed.wait(timeout: .now() + 0.2), .timedOut, "the producer waits while the queue is full")
+        XCTAssertEqual(drain(queue, count: 1), [1])
+        XCTAssertEqual(pushed.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(result.withLock { $0 }, .accepted)
+        XCTAssertEqual(drain(queue, count: 2), [2, 3])
+    }
+
+    func testFlushWakesABlockedProducerAndDropsWhatWaits() {
+        let discards = Discards()
+        let queue = makeQueue(.block, capacity: 1, discards: discards)
+        queue.push(1)
+        queue.pushControl("keep: message")
+        queue.pushControl("work")
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
+        Thread.detachNewThread {
+            let outcome = queue.push(2)
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        queue.setFlushing(true)
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(result.withLock { $0 }, .flushing)
+        XCTAssertEqual(discards.all.sorted(), [1, 2], "the queued item and the refused one are discarded")
+        guard case .flushing = queue.next() else { return XCTFail("the consumer sees the flush") }
+        XCTAssertEqual(queue.push(3), .flushing)
+        queue.setFlushing(false)
+        guard case .control("keep: message") = queue.next() else { return XCTFail("messages survive a flush") }
+        queue.push(4)
+        XCTAssertEqual(drain(queue, count: 1), [4])
+    }
+
+    func testFlushWakesABlockedConsumer() {
+        let queue = makeQueue(.block, capacity: 1)
+        let done = DispatchSemaphore(value: 0)
+        let seen = Mutex<String>("")
+        Thread.detachNewThread {
+            let next = queue.next()
+            seen.withLock { $0 = "\(next)" }
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 0.2), .timedOut, "the consumer waits for data")
+        queue.setFlushing(true)
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(seen.withLock { $0 }, "flushing")
+    }
+
+    func testShutdownWhileAProducerWaits() {
+        let discards = Discards()
+        let queue = makeQueue(.block, capacity: 1, discards: discards)
+        queue.push(1)
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
+        Thread.detachNewThread {
+            let outcome = queue.push(2)
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        queue.shutDown()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(result.withLock { $0 }, .flushing)
+        guard case .shutdown = queue.next() else { return XCTFail("the consumer is told to return") }
+        XCTAssertEqual(discards.all.sorted(), [1, 2])
+        queue.reset()
+        XCTAssertEqual(queue.push(5), .accepted)
+        XCTAssertEqual(queue.totalCount, 1, "reset starts the counters again")
+    }
+
+    func testCancelledProducerGivesUp() {
+        let queue = makeQueue(.block, capacity: 1)
+        queue.push(1)
+        let cancelled = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
+        Thread.detachNewThread {
+            let outcome = queue.push(2) { cancelled.load(ordering: .acquiring) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 0.2), .timedOut)
+        cancelled.store(true, ordering: .releasing)
+        queue.wakeProducers()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(result.withLock { $0 }, .cancelled)
+        XCTAssertEqual(drain(queue, count: 1), [1], "the queue itself is untouched")
+    }
+
+    func testRefusalReachesWaitingAndLaterProducers() {
+        let queue = makeQueue(.block, capacity: 1)
+        queue.push(1)
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
+        Thread.detachNewThread {
+            let outcome = queue.push(2)
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        queue.refuse(-5)
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(result.withLock { $0 }, .refused(-5))
+        XCTAssertEqual(queue.push(3), .refused(-5))
+        queue.setFlushing(true)
+        queue.setFlushing(false)
+        XCTAssertEqual(queue.push(4), .accepted, "a new segment clears the refusal")
+    }
+
+    func testEndOfStreamDrainsFirstAndIsReportedOnce() {
+        let queue = makeQueue(.dropOldest, capacity: 4)
+        queue.push(1)
+        queue.push(2)
+        queue.endStream()
+        XCTAssertEqual(queue.push(3), .ended)
+        XCTAssertEqual(drain(queue, count: 2), [1, 2])
+        guard case .endOfStream(error: nil) = queue.next() else { return XCTFail("the end follows the data") }
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = queue.next()  // nothing more until a flush: it must wait, not spin or repeat the end
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 0.2), .timedOut)
+        queue.setFlushing(true)
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+    }
+
+    func testEndOfStreamHandshake() {
+        let queue = makeQueue(.dropOldest, capacity: 4)
+        queue.push(1)
+        let acknowledged = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Bool?>(nil)
+        Thread.detachNewThread {
+            queue.endStream()
+            let result = queue.waitUntilEndAcknowledged()
+            outcome.withLock { $0 = result }
+            acknowledged.signal()
+        }
+        XCTAssertEqual(drain(queue, count: 1), [1])
+        guard case .endOfStream = queue.next() else { return XCTFail("end expected") }
+        XCTAssertEqual(acknowledged.wait(timeout: .now() + 0.2), .timedOut, "the producer waits for the consumer")
+        queue.acknowledgeEnd()
+        XCTAssertEqual(acknowledged.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(outcome.withLock { $0 }, true)
+
+        // A flush interrupts the wait.
+        let second = makeQueue(.dropOldest, capacity: 4)
+        let interrupted = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            second.endStream()
+            let result = second.waitUntilEndAcknowledged()
+            outcome.withLock { $0 = result }
+            interrupted.signal()
+        }
+        XCTAssertEqual(interrupted.wait(timeout: .now() + 0.2), .timedOut)
+        second.setFlushing(true)
+        XCTAssertEqual(interrupted.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(outcome.withLock { $0 }, false)
+    }
+
+    func testAbortCarriesTheReason() {
+        let queue = makeQueue(.block, capacity: 1)
+        queue.endStream(error: "camera unplugged")
+        guard case .endOfStream(error: "camera unplugged") = queue.next() else { return XCTFail("the reason is delivered") }
+    }
+
+    func testAsyncConsumer() async {
+        let queue = makeQueue(.dropOldest, capacity: 4)
+        queue.push(1)
+        let first = await queue.nextAsync()
+        XCTAssertEqual(first, 1)
+        async let waiting = queue.nextAsync()
+        try? await Task.sleep(nanoseconds: 20_000_000)
+        queue.push(2)
+        let second = await waiting
+        XCTAssertEqual(second, 2)
+        queue.endStream()
+        let end = await queue.nextAsync()
+        XCTAssertNil(end)
+    }
+
+    /// Many producers and one consumer: nothing lost, nothing duplicated, each producer's items in order.
+    func testConcurrentProducersKeepTheirOrder() {
+        let queue = makeQueue(.block, capacity: 3)
+        let producers = 4, perProducer = 2_000
+        let group = DispatchGroup()
+        for producer in 0..<producers {
+            group.enter()
+            Thread.detachNewThread {
+                for index in 0..<perProducer { queue.push(producer * 1_000_000 + index) }
+                group.leave()
+            }
+        }
+        var last = [Int](repeating: -1, count: producers)
+        var received = 0
+        while received < producers * perProducer {
+            guard case .data(let item) = queue.next() else { return XCTFail("only data expected") }
+            let producer = item / 1_000_000, index = item % 1_000_000
+            XCTAssertEqual(index, last[producer] + 1)
+            last[producer] = index
+            received += 1
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(queue.totalCount, UInt64(producers * perProducer))
+    }
+}
