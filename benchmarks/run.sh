@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Benchmarks the plugin's trackprocessor/trackgenerator and rtpscripttransform against
-# GStreamer's C elements and writes BENCHMARKS.md at the package root.
+# GStreamer's C elements, and SFrame against `openssl speed`. Writes the figures to
+# benchmarks/results.json and renders BENCHMARKS.md at the package root from them
+# (benchmarks/report.py; see benchmarks/README.md).
 #
 #   benchmarks/run.sh                 # everything (about 7-10 minutes on 2 cores)
 #   benchmarks/run.sh --only encoded  # only the Encoded transforms section (rtpscripttransform, ~1.5-2 min)
 #   benchmarks/run.sh --only sframe   # only SFrame vs `openssl speed` (~3 min); no plugin needed
+#   benchmarks/run.sh --only hop,drop # only some parts of the raw section (hop,drop,mirror,sepia,latency)
 #   benchmarks/run.sh --rounds 3      # extra arguments go to benchmarks/bench.py (see --help)
 #
-# --only writes a BENCHMARKS.md with only the sections run; run it without --only before committing.
-# The exception is `--only sframe` alone: it rewrites only the SFrame section of BENCHMARKS.md.
+# A run replaces in results.json the sections it measured (raw, encoded, sframe) and keeps the
+# others, then renders the whole of BENCHMARKS.md from it. Any of hop,drop,mirror,sepia,latency
+# re-measures the raw section with only those parts: run all of them before committing.
 #
 # Builds the plugin in release mode in its own scratch path (.build-bench, git-ignored), copies
 # libgstinsertablestreams.so alone into a temporary folder and runs everything with
@@ -84,7 +88,8 @@ export BENCH_SWIFT="$(swift --version 2>&1 | head -n 1)"
 
 echo "== benchmarking${GST_PLUGIN_PATH:+ (plugin from $GST_PLUGIN_PATH)}"
 status=0
-timeout 1200 "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" "$@" || status=$?
+timeout 1200 "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" \
+    --results "$root/benchmarks/results.json" "$@" || status=$?
 if [[ $status -eq 124 ]]; then
     echo "run.sh: the benchmark did not finish within 20 minutes" >&2
 fi

@@ -1,5 +1,5 @@
 // sframe-benchmark: throughput of SFrameSender.protect / SFrameReceiver.unprotect per cipher suite
-// and frame size, one JSON object per line on stdout (benchmarks/bench.py parses them).
+// and frame size, one JSON object per line on stdout (benchmarks/sframe.py parses them).
 //
 //   swift build -c release --product sframe-benchmark --scratch-path .build-bench
 //   .build-bench/release/sframe-benchmark --seconds 1 --sizes 1024,10240,102400 --suites 0x0004,0x0001
