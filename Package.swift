@@ -122,7 +122,12 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
-                                   "GStreamerBridge", "WebRTCLoopback", "SFrame", "BrowserCall"],
+                                   "GStreamerBridge", "Handoff", "SFrame"],
+                    swiftSettings: gstreamerSwiftSettings),
+        // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
+        // from the plugin's.
+        .testTarget(name: "ExampleTests",
+                    dependencies: ["InsertableStreams", "CGStreamer", "WebRTCLoopback", "BrowserCall"],
                     swiftSettings: gstreamerSwiftSettings),
     ]
 )

@@ -109,6 +109,7 @@ static inline gulong swift_signal_connect_element_pad(gpointer instance, const g
 static inline gulong swift_signal_connect_element_uint_string(gpointer instance, const gchar *signal, void (*handler)(GstElement *, guint, gchar *, gpointer), gpointer data, GClosureNotify destroy) { return g_signal_connect_data(instance, signal, G_CALLBACK(handler), data, destroy, (GConnectFlags)0); }
 static inline void swift_signal_emit_by_name_pointer_pointer(gpointer instance, const gchar *signal, gpointer a, gpointer b) { g_signal_emit_by_name(instance, signal, a, b); }
 static inline void swift_signal_emit_by_name_uint_string(gpointer instance, const gchar *signal, guint a, const gchar *b) { g_signal_emit_by_name(instance, signal, a, b); }
+static inline gboolean swift_signal_emit_by_name_returning_bool(gpointer instance, const gchar *signal) { gboolean result = FALSE; g_signal_emit_by_name(instance, signal, &result); return result; }
 static inline GType swift_type_webrtc_session_description(void) { return GST_TYPE_WEBRTC_SESSION_DESCRIPTION; }
 
 #endif

@@ -26,10 +26,10 @@ final class BrowserInteropTests: XCTestCase {
     private func startCall(mode: CallMode = .sframe, browserKey: String? = nil, syntheticMedia: Bool = false,
                            transformAPI: String? = nil, path: String = "/") async throws -> BrowserCallServer {
         if let problem = Self.chromiumProblem { throw XCTSkip("headless Chromium cannot run here: \(problem)") }
-        _ = TestEnvironment.ready
+        _ = ExampleEnvironment.ready
         var configuration = CallServerConfiguration()
         configuration.port = 0
-        configuration.testDataDirectory = SFrameVectorTests.testdata.path
+        configuration.testDataDirectory = ExampleEnvironment.testdata.path
         let server = BrowserCallServer(configuration)
         self.server = server
         try await server.start()
@@ -185,7 +185,7 @@ final class BrowserInteropTests: XCTestCase {
 
     /// The page's SFrame code (WebCrypto) against the RFC 9605 vectors, in Chromium.
     func testPageSFrameCodeMatchesRFC9605Vectors() async throws {
-        let vectors = SFrameVectorTests.testdata.appendingPathComponent("sframe-test-vectors.json")
+        let vectors = ExampleEnvironment.testdata.appendingPathComponent("sframe-test-vectors.json")
         guard FileManager.default.fileExists(atPath: vectors.path) else { throw XCTSkip("\(vectors.path) is missing") }
         let server = try await startCall(path: "/selftest.html")
         let finished = try await waitFor(30) { $0.selftest != nil }

@@ -9,7 +9,7 @@ import XCTest
 final class WebRTCLoopbackTests: XCTestCase {
     /// Starts a loopback, waits for media, and measures `seconds` after that warm-up.
     private func run(_ codec: VideoCodec, send: String?, receive: String?, seconds: Double = 3) throws -> (LoopbackStatistics, WebRTCLoopback) {
-        _ = TestEnvironment.ready
+        _ = ExampleEnvironment.ready
         var configuration = LoopbackConfiguration(videoCodec: codec, audio: true)
         configuration.setTransforms(send: send, receive: receive)
         let loopback = try WebRTCLoopback(configuration)
@@ -58,7 +58,7 @@ final class WebRTCLoopbackTests: XCTestCase {
             defer { loopback.stop() }
             let before = loopback.statistics()
             let requestsBefore = uint64(loopback, "send_video_transform", "key-frame-requests")
-            XCTAssertTrue(emitBool(try XCTUnwrap(loopback.element(named: "recv_video_transform")), "send-key-frame-request"))
+            XCTAssertNotEqual(swift_signal_emit_by_name_returning_bool(try XCTUnwrap(loopback.element(named: "recv_video_transform")), "send-key-frame-request"), 0)
             let start = g_get_monotonic_time()
             var arrived = false
             while g_get_monotonic_time() - start < 3_000_000 {
@@ -81,7 +81,7 @@ final class WebRTCLoopbackTests: XCTestCase {
     }
 
     func testMissingTransformElementThrows() {
-        _ = TestEnvironment.ready
+        _ = ExampleEnvironment.ready
         var configuration = LoopbackConfiguration()
         configuration.sendVideoTransform = "no-such-element"
         XCTAssertThrowsError(try WebRTCLoopback(configuration))
