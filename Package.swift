@@ -123,7 +123,8 @@ let package = Package(
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
                                    "GStreamerBridge", "Handoff", "SFrame"],
-                    swiftSettings: gstreamerSwiftSettings),
+                    swiftSettings: gstreamerSwiftSettings,
+                    linkerSettings: [.linkedLibrary("gstcheck-1.0")]),
         // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
         // from the plugin's.
         .testTarget(name: "ExampleTests",

@@ -12,13 +12,13 @@ enum ClassInitialization {
             guard let object, let value, let implementation = TypeRegistry.implementation(of: object),
                   let record = TypeRegistry.record(forType: swift_type_from_instance(object)),
                   id >= 1, Int(id) <= record.properties.count else { return }
-            implementation.setProperty(record.properties[Int(id) - 1].name, GValueConversion.read(value))
+            record.properties[Int(id) - 1].write(implementation, GValueConversion.read(value))
         }
         objectClass.pointee.get_property = { object, id, value, _ in
             guard let object, let value, let implementation = TypeRegistry.implementation(of: object),
                   let record = TypeRegistry.record(forType: swift_type_from_instance(object)),
                   id >= 1, Int(id) <= record.properties.count else { return }
-            GValueConversion.write(implementation.property(record.properties[Int(id) - 1].name), into: value)
+            GValueConversion.write(record.properties[Int(id) - 1].read(implementation), into: value)
         }
         objectClass.pointee.finalize = { object in
             guard let object else { return }
@@ -49,11 +49,12 @@ enum ClassInitialization {
 
         record.properties = swiftClass.properties
         for (index, property) in record.properties.enumerated() {
-            g_object_class_install_property(objectClass, guint(index + 1), property.makeParamSpec())
+            g_object_class_install_property(objectClass, guint(index + 1), property.spec.makeParamSpec())
         }
         let type = swift_type_from_class(klass)
         for signal in swiftClass.signals {
-            record.signalIDs[signal.name] = signal.register(on: type)
+            signal.spec.register(on: type)
+            if let handler = signal.handler { record.actions[signal.spec.name] = handler }
         }
 
         if swiftClass is BaseSinkSubclass.Type { BaseSinkSubclass.installVirtualMethods(klass) }

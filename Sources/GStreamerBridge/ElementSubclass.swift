@@ -31,8 +31,9 @@ public struct PadTemplateSpec: Sendable {
 /// Base class of every Swift-implemented GstElement subclass.
 ///
 /// Subclass it (or `BaseSinkSubclass` / `BaseSrcSubclass`), override the class-level
-/// description (`typeName`, `metadata`, `padTemplates`, `properties`, `signals`) and the
-/// virtual methods you need; every default chains up to the GStreamer parent class.
+/// description (`typeName`, `metadata`, `padTemplates`, `properties`, `signals`: declared, with
+/// their accessors and handlers) and the virtual methods you need; every default chains up to
+/// the GStreamer parent class.
 /// GStreamer calls these methods from several threads: subclasses guard their own state.
 open class ElementSubclass: @unchecked Sendable {
     /// The GObject instance this object implements. Valid for the whole life of `self`.
@@ -48,17 +49,10 @@ open class ElementSubclass: @unchecked Sendable {
     open class var parentType: GType { gst_element_get_type() }
     open class var metadata: ElementMetadata { fatalError("\(self) must override metadata") }
     open class var padTemplates: [PadTemplateSpec] { [] }
-    open class var properties: [PropertySpec] { [] }
-    open class var signals: [SignalSpec] { [] }
-
-    // MARK: GObject
-
-    /// A property was set (GObject validated the value against the spec already).
-    open func setProperty(_ name: String, _ value: PropertyValue) {}
-    /// Current value of a property.
-    open func property(_ name: String) -> PropertyValue { .none }
-    /// An action signal was emitted on this element; return its return value, if any.
-    open func actionSignal(_ name: String, arguments: [PropertyValue]) -> PropertyValue { .none }
+    /// Properties, each declared once with its accessors (`ElementProperty(...).declaration`).
+    open class var properties: [PropertyDeclaration] { [] }
+    /// Signals, action signals with their handlers (`ElementSignal(...).declaration`).
+    open class var signals: [SignalDeclaration] { [] }
 
     // MARK: GstElement
 

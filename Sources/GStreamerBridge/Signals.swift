@@ -1,10 +1,10 @@
 import CGStreamer
 
-/// Declares a GObject signal on an element class.
+/// A GObject signal's name and types (see `ElementSignal` for declaring one on an element).
 ///
-/// Action signals (`isAction`) are emitted by applications (`g_signal_emit_by_name`) and land in
-/// `ElementSubclass.actionSignal(_:arguments:)`; the others are emitted by the element
-/// (`emitSignal`) for applications to connect to.
+/// Action signals (`isAction`) are emitted by applications (`g_signal_emit_by_name`) and run the
+/// handler declared with them; the others are emitted by the element (`emitSignal`) for
+/// applications to connect to.
 public struct SignalSpec: Sendable {
     public var name: String
     public var parameterTypes: [GType]
@@ -18,6 +18,7 @@ public struct SignalSpec: Sendable {
         self.isAction = isAction
     }
 
+    @discardableResult
     func register(on type: GType) -> guint {
         var closure: UnsafeMutablePointer<GClosure>?
         if isAction {
@@ -42,11 +43,13 @@ enum SignalEmission {
     static func dispatchAction(returnValue: UnsafeMutablePointer<GValue>?, count: guint,
                                parameters: UnsafePointer<GValue>?) {
         guard let parameters, count >= 1, let instance = g_value_get_object(parameters),
-              let implementation = TypeRegistry.implementation(of: instance) else { return }
+              let implementation = TypeRegistry.implementation(of: instance),
+              let record = TypeRegistry.record(forType: swift_type_from_instance(instance)) else { return }
         guard let hint = g_signal_get_invocation_hint(instance),
-              let cName = g_signal_name(hint.pointee.signal_id) else { return }
+              let cName = g_signal_name(hint.pointee.signal_id),
+              let handler = record.actions[String(cString: cName)] else { return }
         let arguments = (1..<Int(count)).map { GValueConversion.read(parameters + $0) }
-        let result = implementation.actionSignal(String(cString: cName), arguments: arguments)
+        let result = handler(implementation, arguments)
         if let returnValue, returnValue.pointee.g_type != 0 {
             GValueConversion.write(result, into: returnValue)
         }

@@ -7,10 +7,10 @@ final class TypeRecord: @unchecked Sendable {
     let parentType: GType
     /// Byte offset, inside the GObject instance, of the slot holding the retained Swift object.
     let implementationOffset: Int
-    /// Installed property specs, indexed by property id - 1.
-    var properties: [PropertySpec] = []
-    /// Registered signal ids, by name.
-    var signalIDs: [String: guint] = [:]
+    /// Installed properties, indexed by property id - 1.
+    var properties: [PropertyDeclaration] = []
+    /// Action signal handlers, by signal name.
+    var actions: [String: (ElementSubclass, [PropertyValue]) -> PropertyValue] = [:]
 
     init(swiftClass: ElementSubclass.Type, parentType: GType, implementationOffset: Int) {
         self.swiftClass = swiftClass

@@ -321,8 +321,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             return flushing ? locked.state.asyncWaiter : nil
         }
         waiter?.resume(returning: nil)
-        flushedData.forEach(handlers.discardData)
-        flushedControls.forEach(handlers.discardControl)
+        discard(flushedData, flushedControls)
     }
 
     /// Discards everything, wakes everyone; the consumer gets `.shutdown` until `reset`.
@@ -340,8 +339,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             return locked.state.asyncWaiter
         }
         waiter?.resume(returning: nil)
-        flushedData.forEach(handlers.discardData)
-        flushedControls.forEach(handlers.discardControl)
+        discard(flushedData, flushedControls)
     }
 
     /// Ready for a new run: empty, running, not ended, counters at zero.
@@ -359,8 +357,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             locked.state.endWaiters = endWaiters
             locked.broadcast()
         }
-        flushedData.forEach(handlers.discardData)
-        flushedControls.forEach(handlers.discardControl)
+        discard(flushedData, flushedControls)
     }
 
     /// Changes the capacity; with `.dropOldest` the extra items (oldest first) are dropped.
@@ -379,6 +376,12 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             locked.broadcast()
         }
         removed.forEach(handlers.discardData)
+    }
+
+    /// Hands what left without being consumed to the owner, outside the lock.
+    private func discard(_ data: [Data], _ controls: [Control]) {
+        data.forEach(handlers.discardData)
+        controls.forEach(handlers.discardControl)
     }
 
     /// Removes the oldest counted item (items that do not count stay in place, in order).

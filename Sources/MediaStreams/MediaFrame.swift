@@ -1,4 +1,5 @@
 import CGStreamer
+import GStreamerBridge
 import Synchronization
 
 /// One chunk of a track: what a processor's readable yields and a generator's writable accepts.
@@ -34,8 +35,12 @@ public enum MediaFrame: Sendable {
 }
 
 /// `kind` of a track: MediaStreamTrack.kind.
-public enum TrackKind: String, Sendable {
+public enum TrackKind: String, Sendable, CaseIterable, PropertyEnum {
     case video, audio
+
+    /// `trackgenerator`'s `kind` property.
+    public static var gTypeName: String { "GstTrackGeneratorKind" }
+    public var summary: String { self == .video ? "Video track (VideoFrame)" : "Audio track (AudioData)" }
 }
 
 /// Errors of frame objects, with the WebCodecs wording where there is one.

@@ -1,39 +1,32 @@
 import CGStreamer
 import GStreamerBridge
-import Synchronization
 import XCTest
 
 /// A test-only element exercising the bridge features the shipped elements do not use yet:
 /// action signals with arguments and a return value, element-emitted signals, double properties.
-final class BridgeProbeElement: ElementSubclass, @unchecked Sendable {
+final class BridgeProbeElement: ElementSubclass, HasSettings, @unchecked Sendable {
     override class var typeName: String { "GstSwiftBridgeProbe" }
     override class var metadata: ElementMetadata {
         ElementMetadata(longName: "Bridge probe", classification: "Testing", description: "tests the bridge", author: "tests")
     }
-    override class var properties: [PropertySpec] {
-        [PropertySpec("ratio", nick: "Ratio", blurb: "a double", .double(min: 0, max: 2, default: 0.5))]
+    struct Settings: ElementSettings { var ratio = 0.5 }
+    override class var properties: [PropertyDeclaration] {
+        [ElementProperty<BridgeProbeElement>.double("ratio", nick: "Ratio", blurb: "a double", range: 0...2, flags: .readWrite, \.ratio)
+            .declaration]
     }
-    override class var signals: [SignalSpec] {
-        [SignalSpec("double-it", parameters: [swift_type_int()], returns: swift_type_int(), isAction: true),
-         SignalSpec("describe", parameters: [swift_type_structure()], returns: swift_type_string(), isAction: true),
-         SignalSpec("fired", parameters: [swift_type_string()], isAction: false)]
+    override class var signals: [SignalDeclaration] {
+        [ElementSignal<BridgeProbeElement>]([
+            .action("double-it", parameters: [swift_type_int()], returns: swift_type_int()) { element, arguments in
+                element.emitSignal("fired", [.string("doubled \(arguments[0].intValue ?? -1)")])
+                return .int(Int32((arguments[0].intValue ?? 0) * 2))
+            },
+            .action("describe", parameters: [swift_type_structure()], returns: swift_type_string()) { _, arguments in
+                .string("got \(arguments[0].stringValue ?? "nil")")
+            },
+            .emitted("fired", parameters: [swift_type_string()]),
+        ]).map(\.declaration)
     }
-    private let ratio = Mutex<Double>(0.5)
-
-    override func setProperty(_ name: String, _ value: PropertyValue) { ratio.withLock { $0 = value.doubleValue ?? 0 } }
-    override func property(_ name: String) -> PropertyValue { .double(ratio.withLock { $0 }) }
-
-    override func actionSignal(_ name: String, arguments: [PropertyValue]) -> PropertyValue {
-        switch name {
-        case "double-it":
-            emitSignal("fired", [.string("doubled \(arguments[0].intValue ?? -1)")])
-            return .int(Int32((arguments[0].intValue ?? 0) * 2))
-        case "describe":
-            return .string("got \(arguments[0].stringValue ?? "nil")")
-        default:
-            return .none
-        }
-    }
+    let settings = SettingsStore(Settings())
 }
 
 final class BridgeTests: XCTestCase {

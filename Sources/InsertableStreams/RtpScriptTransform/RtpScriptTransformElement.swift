@@ -13,14 +13,9 @@ import Synchronization
 /// and hears back through the `message` signal and element messages; key frames are asked for
 /// with `generate-key-frame` (send side) and `send-key-frame-request` (receive side), and
 /// incoming PLI/FIR reach the transform as key frame requests it may cancel.
-final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
+final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked Sendable {
     static let category = DebugCategory("rtpscripttransform", description: "Swift RTCRtpScriptTransform element")
 
-    static let sideType = EnumType(name: "GstRtpScriptTransformSide", values: [
-        (0, "GST_RTP_SCRIPT_TRANSFORM_SIDE_AUTO", "auto"),
-        (1, "GST_RTP_SCRIPT_TRANSFORM_SIDE_SEND", "send"),
-        (2, "GST_RTP_SCRIPT_TRANSFORM_SIDE_RECEIVE", "receive"),
-    ])
 
     override class var typeName: String { "GstRtpScriptTransform" }
     override class var metadata: ElementMetadata {
@@ -35,64 +30,62 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
         return [PadTemplateSpec(name: "sink", direction: GST_PAD_SINK, caps: caps),
                 PadTemplateSpec(name: "src", direction: GST_PAD_SRC, caps: caps)]
     }
-    override class var properties: [PropertySpec] {
-        [
-            PropertySpec("worker", nick: "Worker transform",
-                         blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\", \"negate clear=none\", \"sframe suite=AES_128_GCM_SHA256_128\". Known (parameters): \(EncodedTransformRegistry.descriptors.map { $0.parameters.isEmpty ? $0.name : "\($0.name) (\($0.parameters.map(\.name).joined(separator: ", ")))" }.joined(separator: "; ")). Unset: identity",
-                         .string(default: nil), flags: [.readWrite, .mutableReady]),
-            PropertySpec("options", nick: "Options",
-                         blurb: "Handed to the transform unchanged, like the options of new RTCRtpScriptTransform(worker, options), e.g. \"options,name=senderTransform\". sframe reads its keys here: key=(string)<hex base key, 16+ bytes>, key-id=(guint64)N, and for receivers keys=\"<id>:<hex>,...\"",
-                         .structure, flags: [.readWrite, .mutableReady]),
-            PropertySpec("side", nick: "Side",
-                         blurb: "Send side (between encoder and payloader) or receive side (between depayloader and decoder); auto tells it from the neighbouring elements (an encoder or depayloader upstream, a payloader or decoder downstream) and assumes send when they do not say",
-                         .enumeration(sideType, default: 0), flags: [.readWrite, .mutableReady]),
-            PropertySpec("rid", nick: "RID",
-                         blurb: "RTP stream id (RFC 8851) of the encoding this element carries, the layer generate-key-frame's rid names; unset: a single layer without rid",
-                         .string(default: nil), flags: [.readWrite, .mutableReady]),
-            PropertySpec("max-pending-frames", nick: "Max pending frames",
-                         blurb: "Frames waiting for the worker before upstream blocks (encoded frames are never dropped for lack of room)",
-                         .uint(min: 1, max: 10000, default: 60), flags: [.readWrite, .mutableReady]),
-            PropertySpec("total-frames", nick: "Total frames",
-                         blurb: "Frames handed to the transform since the element started",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-            PropertySpec("written-frames", nick: "Written frames",
-                         blurb: "Frames the transform enqueued that were pushed downstream",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-            PropertySpec("rejected-frames", nick: "Rejected frames",
-                         blurb: "Frames the transform enqueued out of order, twice, or from another element: dropped, as the spec requires",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-            PropertySpec("failed-frames", nick: "Failed frames",
-                         blurb: "Frames dropped because the transform threw (a warning is posted at most once a second)",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-            PropertySpec("key-frame-requests", nick: "Key frame requests",
-                         blurb: "Key frame requests (RTCP PLI/FIR, as upstream force-key-unit events) that arrived from downstream on the send side",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-        ]
+    enum Side: String, PropertyEnum {
+        case auto, send, receive
+        static var gTypeName: String { "GstRtpScriptTransformSide" }
+        var summary: String { "GST_RTP_SCRIPT_TRANSFORM_SIDE_\(rawValue.uppercased())" }
     }
-    override class var signals: [SignalSpec] {
-        [
-            // post-message(GstStructure): delivers a message to the running transform.
-            SignalSpec("post-message", parameters: [swift_type_structure()], isAction: true),
-            // generate-key-frame(rid or NULL) -> gboolean: send side; asks the encoder for a key frame.
-            SignalSpec("generate-key-frame", parameters: [swift_type_string()], returns: swift_type_boolean(), isAction: true),
-            // send-key-frame-request() -> gboolean: receive side; asks the remote sender (PLI/FIR).
-            SignalSpec("send-key-frame-request", returns: swift_type_boolean(), isAction: true),
-            // message(GstStructure): a message the transform posted.
-            SignalSpec("message", parameters: [swift_type_structure()], isAction: false),
-        ]
-    }
-
-    private struct Settings {
+    struct Settings: ElementSettings {
         var worker: String?
         var options: String?
-        var side: Int32 = 0
+        var side = Side.auto
         var rid: String?
         var maxPendingFrames: UInt32 = 60
     }
+    override class var properties: [PropertyDeclaration] {
+        [ElementProperty<RtpScriptTransformElement>]([
+            .string("worker", nick: "Worker transform",
+                    blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\", \"negate clear=none\", \"sframe suite=AES_128_GCM_SHA256_128\". Known (parameters): \(EncodedTransformRegistry.descriptors.map { $0.parameters.isEmpty ? $0.name : "\($0.name) (\($0.parameters.map(\.name).joined(separator: ", ")))" }.joined(separator: "; ")). Unset: identity",
+                    \.worker),
+            .structure("options", nick: "Options",
+                       blurb: "Handed to the transform unchanged, like the options of new RTCRtpScriptTransform(worker, options), e.g. \"options,name=senderTransform\". sframe reads its keys here: key=(string)<hex base key, 16+ bytes>, key-id=(guint64)N, and for receivers keys=\"<id>:<hex>,...\"",
+                       \.options),
+            .enumeration("side", nick: "Side",
+                         blurb: "Send side (between encoder and payloader) or receive side (between depayloader and decoder); auto tells it from the neighbouring elements (an encoder or depayloader upstream, a payloader or decoder downstream) and assumes send when they do not say",
+                         \.side),
+            .string("rid", nick: "RID",
+                    blurb: "RTP stream id (RFC 8851) of the encoding this element carries, the layer generate-key-frame's rid names; unset: a single layer without rid",
+                    \.rid),
+            .uint("max-pending-frames", nick: "Max pending frames",
+                  blurb: "Frames waiting for the worker before upstream blocks (encoded frames are never dropped for lack of room)",
+                  range: 1...10000, \.maxPendingFrames),
+            .counter("total-frames", nick: "Total frames", blurb: "Frames handed to the transform since the element started") { $0.counters.total.load(ordering: .relaxed) },
+            .counter("written-frames", nick: "Written frames", blurb: "Frames the transform enqueued that were pushed downstream") { $0.counters.written.load(ordering: .relaxed) },
+            .counter("rejected-frames", nick: "Rejected frames", blurb: "Frames the transform enqueued out of order, twice, or from another element: dropped, as the spec requires") { $0.counters.rejected.load(ordering: .relaxed) },
+            .counter("failed-frames", nick: "Failed frames", blurb: "Frames dropped because the transform threw (a warning is posted at most once a second)") { $0.counters.failed.load(ordering: .relaxed) },
+            .counter("key-frame-requests", nick: "Key frame requests", blurb: "Key frame requests (RTCP PLI/FIR, as upstream force-key-unit events) that arrived from downstream on the send side") {
+                $0.counters.keyFrameRequests.load(ordering: .relaxed)
+            },
+        ]).map(\.declaration)
+    }
+    override class var signals: [SignalDeclaration] {
+        [ElementSignal<RtpScriptTransformElement>]([
+            // post-message(GstStructure): delivers a message to the running transform.
+            .action("post-message", structure: { $0.postMessage($1) }),
+            // generate-key-frame(rid or NULL) -> gboolean: send side; asks the encoder for a key frame.
+            .action("generate-key-frame", string: { $0.generateKeyFrame(rid: $1) }),
+            // send-key-frame-request() -> gboolean: receive side; asks the remote sender (PLI/FIR).
+            .action("send-key-frame-request", returningBool: { $0.sendKeyFrameRequest() }),
+            // message(GstStructure): a message the transform posted.
+            .emitted("message", parameters: [swift_type_structure()]),
+        ]).map(\.declaration)
+    }
 
-    private let settings = Mutex(Settings())
+    let settings = SettingsStore(Settings())
+    /// The running worker's counters (kept after it stops, for reading).
+    private let countersOfRun = Mutex(ScriptWorker.Counters())
+    private var counters: ScriptWorker.Counters { countersOfRun.withLock { $0 } }
     private let running = Mutex<ScriptWorker?>(nil)
-    private let counters = Mutex(ScriptWorker.Counters())
     private var sinkPad: UnsafeMutablePointer<GstPad>!
     private var srcPad: UnsafeMutablePointer<GstPad>!
 
@@ -108,67 +101,34 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
 
     private var worker: ScriptWorker? { running.withLock { $0 } }
 
-    // MARK: properties
-
-    override func setProperty(_ name: String, _ value: PropertyValue) {
-        settings.withLock { settings in
-            switch name {
-            case "worker": settings.worker = value.stringValue
-            case "options": settings.options = value.stringValue
-            case "side": settings.side = Int32(value.intValue ?? 0)
-            case "rid": settings.rid = value.stringValue
-            case "max-pending-frames": settings.maxPendingFrames = UInt32(value.intValue ?? 60)
-            default: break
-            }
-        }
-    }
-
-    override func property(_ name: String) -> PropertyValue {
-        let counters = self.counters.withLock { $0 }
-        return switch name {
-        case "worker": .string(settings.withLock { $0.worker })
-        case "options": .structure(settings.withLock { $0.options })
-        case "side": .enumeration(settings.withLock { $0.side })
-        case "rid": .string(settings.withLock { $0.rid })
-        case "max-pending-frames": .uint(settings.withLock { $0.maxPendingFrames })
-        case "total-frames": .uint64(counters.total.load(ordering: .relaxed))
-        case "written-frames": .uint64(counters.written.load(ordering: .relaxed))
-        case "rejected-frames": .uint64(counters.rejected.load(ordering: .relaxed))
-        case "failed-frames": .uint64(counters.failed.load(ordering: .relaxed))
-        case "key-frame-requests": .uint64(counters.keyFrameRequests.load(ordering: .relaxed))
-        default: .none
-        }
-    }
-
     // MARK: action signals
 
-    override func actionSignal(_ name: String, arguments: [PropertyValue]) -> PropertyValue {
-        switch name {
-        case "post-message":
-            guard let text = arguments.first?.stringValue, let message = try? TransformMessage(parsing: text) else {
-                postWarning(.core(GST_CORE_ERROR_FAILED), "post-message needs a GstStructure",
-                            debug: "emit post-message with a GstStructure, e.g. Gst.Structure.new_from_string(\"keys, key-id=(uint)1\")")
-                return .none
-            }
-            guard let worker else {
-                postWarning(.core(GST_CORE_ERROR_STATE_CHANGE), "post-message: the transform is not running, message \(message) dropped",
-                            debug: "messages reach the transform between the PAUSED and READY states; set options for what it needs at start")
-                return .none
-            }
-            worker.deliver(message)
-            return .none
-        case "generate-key-frame":
-            return .bool(requestKeyFrame(signal: name) { worker in
-                try worker.generateKeyFrame(rid: arguments.first?.stringValue) { [weak self] result in
-                    guard let self, case .success(let timestamp) = result else { return }
-                    self.postElementMessage("key-frame-generated, timestamp=(gint64)\(timestamp ?? -1)")
-                }
-            })
-        case "send-key-frame-request":
-            return .bool(requestKeyFrame(signal: name) { try $0.sendKeyFrameRequest() })
-        default:
-            return .none
+    /// `post-message`: the message goes to the running transform.
+    private func postMessage(_ text: String?) {
+        guard let text, let message = try? TransformMessage(parsing: text) else {
+            postWarning(.core(GST_CORE_ERROR_FAILED), "post-message needs a GstStructure",
+                        debug: "emit post-message with a GstStructure, e.g. Gst.Structure.new_from_string(\"keys, key-id=(uint)1\")")
+            return
         }
+        guard let worker else {
+            postWarning(.core(GST_CORE_ERROR_STATE_CHANGE), "post-message: the transform is not running, message \(message) dropped",
+                        debug: "messages reach the transform between the PAUSED and READY states; set options for what it needs at start")
+            return
+        }
+        worker.deliver(message)
+    }
+
+    private func generateKeyFrame(rid: String?) -> Bool {
+        requestKeyFrame(signal: "generate-key-frame") { worker in
+            try worker.generateKeyFrame(rid: rid) { [weak self] result in
+                guard let self, case .success(let timestamp) = result else { return }
+                self.postElementMessage("key-frame-generated, timestamp=(gint64)\(timestamp ?? -1)")
+            }
+        }
+    }
+
+    private func sendKeyFrameRequest() -> Bool {
+        requestKeyFrame(signal: "send-key-frame-request") { try $0.sendKeyFrameRequest() }
     }
 
     /// Runs a key frame action; a failure becomes a warning message that says why.
@@ -221,7 +181,7 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
     }
 
     private func makeWorker() -> ScriptWorker? {
-        let settings = self.settings.withLock { $0 }
+        let settings = self.settings.value
         var options = TransformMessage("options")
         if let text = settings.options {
             do {
@@ -243,9 +203,9 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
         }
         let side: TransformSide
         switch settings.side {
-        case 1: side = .send
-        case 2: side = .receive
-        default:
+        case .send: side = .send
+        case .receive: side = .receive
+        case .auto:
             if let (detected, reason) = Neighbours.side(sinkPad: sinkPad, srcPad: srcPad) {
                 side = detected
                 Self.category.info("\(detected.rawValue) side: \(reason)", object: self)
@@ -255,7 +215,7 @@ final class RtpScriptTransformElement: ElementSubclass, @unchecked Sendable {
             }
         }
         let counters = ScriptWorker.Counters()
-        self.counters.withLock { $0 = counters }
+        countersOfRun.withLock { $0 = counters }
         let worker = ScriptWorker(element: self, sinkPad: sinkPad, srcPad: srcPad, side: side, options: options,
                                   rid: settings.rid, capacity: Int(settings.maxPendingFrames),
                                   transformers: transformers, counters: counters)

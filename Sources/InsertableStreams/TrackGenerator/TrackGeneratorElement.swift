@@ -10,13 +10,8 @@ import Synchronization
 /// thread. Caps follow the frames. Closing the writer ends the track (EOS); aborting it posts
 /// an error. Written frames wait in a one-frame queue: a writer blocks while it is full, which
 /// is the back-pressure of a web WritableStream.
-final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelConsumer, @unchecked Sendable {
+final class TrackGeneratorElement: BaseSrcSubclass, HasSettings, FrameWriter, FrameChannelConsumer, @unchecked Sendable {
     static let category = DebugCategory("trackgenerator", description: "Swift VideoTrackGenerator source")
-    static let kindType = EnumType(name: "GstTrackGeneratorKind", values: [
-        (0, "Video track (VideoFrame)", "video"),
-        (1, "Audio track (AudioData)", "audio"),
-    ])
-    static let defaultDeadline: UInt64 = 20_000_000
 
     override class var typeName: String { "GstTrackGenerator" }
     override class var metadata: ElementMetadata {
@@ -30,37 +25,38 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelCon
         [PadTemplateSpec(name: "src", direction: GST_PAD_SRC,
                          caps: VideoPixelFormat.capsString(VideoPixelFormat.allCases) + "; " + AudioSampleFormat.capsString)]
     }
-    override class var properties: [PropertySpec] {
-        [
-            PropertySpec("kind", nick: "Kind",
-                         blurb: "Kind of track generated: video accepts VideoFrames, audio accepts AudioData; writing the other kind is an error",
-                         .enumeration(kindType, default: 0), flags: [.readWrite, .mutableReady]),
-            PropertySpec("muted", nick: "Muted",
-                         blurb: "While true, written frames are dropped (counted in discarded-frames) and the track shows no new frames",
-                         .bool(default: false), flags: [.readWrite, .mutablePlaying]),
-            PropertySpec("processing-deadline", nick: "Processing deadline",
-                         blurb: "Time (ns) the writer's transform may take per frame; reported as latency on top of the upstream latency of the processors piping into this generator",
-                         .uint64(min: 0, max: 10_000_000_000, default: defaultDeadline), flags: [.readWrite, .mutableReady]),
-            PropertySpec("total-frames", nick: "Total frames",
-                         blurb: "Frames written to this generator since it started", .uint64(min: 0, max: .max, default: 0),
-                         flags: .readOnly),
-            PropertySpec("discarded-frames", nick: "Discarded frames",
-                         blurb: "Written frames dropped because the track was muted or not running", .uint64(min: 0, max: .max, default: 0),
-                         flags: .readOnly),
-        ]
-    }
-
-    private struct State {
+    struct Settings: ElementSettings {
         var kind: TrackKind = .video
         var muted = false
-        var deadline = TrackGeneratorElement.defaultDeadline
-        var total: UInt64 = 0
-        var discarded: UInt64 = 0
-        /// The channel named after this element, joined from READY to NULL.
-        var channel: FrameChannel?
+        var deadline: UInt64 = 20_000_000
+    }
+    override class var properties: [PropertyDeclaration] {
+        [ElementProperty<TrackGeneratorElement>]([
+            .enumeration("kind", nick: "Kind",
+                         blurb: "Kind of track generated: video accepts VideoFrames, audio accepts AudioData; writing the other kind is an error",
+                         \.kind),
+            .bool("muted", nick: "Muted",
+                  blurb: "While true, written frames are dropped (counted in discarded-frames) and the track shows no new frames",
+                  flags: [.readWrite, .mutablePlaying], \.muted),
+            .uint64("processing-deadline", nick: "Processing deadline",
+                    blurb: "Time (ns) the writer's transform may take per frame; reported as latency on top of the upstream latency of the processors piping into this generator",
+                    range: 0...10_000_000_000, \.deadline),
+            .counter("total-frames", nick: "Total frames", blurb: "Frames written to this generator since it started") {
+                $0.counters.withLock { $0.total }
+            },
+            .counter("discarded-frames", nick: "Discarded frames",
+                     blurb: "Written frames dropped because the track was muted or not running") { $0.counters.withLock { $0.discarded } },
+        ]).map(\.declaration)
     }
 
-    private let state = Mutex(State())
+    let settings = SettingsStore(Settings())
+    private struct Counters {
+        var total: UInt64 = 0
+        var discarded: UInt64 = 0
+    }
+    private let counters = Mutex(Counters())
+    /// The channel named after this element, joined from READY to NULL.
+    private let joined = Mutex<FrameChannel?>(nil)
     /// Streaming thread only: what the current caps were made from.
     private var negotiatedVideo: [Int32]?
     private var negotiatedAudio: [Int32]?
@@ -73,50 +69,24 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelCon
         watchDownstreamEnd()
     }
 
-    // MARK: properties
-
-    override func setProperty(_ name: String, _ value: PropertyValue) {
-        state.withLock { state in
-            switch name {
-            case "kind": state.kind = value.intValue == 1 ? .audio : .video
-            case "muted": state.muted = value.boolValue ?? false
-            case "processing-deadline": state.deadline = value.uint64Value ?? Self.defaultDeadline
-            default: break
-            }
-        }
-    }
-
-    override func property(_ name: String) -> PropertyValue {
-        state.withLock { state in
-            switch name {
-            case "kind": .enumeration(state.kind == .audio ? 1 : 0)
-            case "muted": .bool(state.muted)
-            case "processing-deadline": .uint64(state.deadline)
-            case "total-frames": .uint64(state.total)
-            case "discarded-frames": .uint64(state.discarded)
-            default: .none
-            }
-        }
-    }
-
-    var kind: TrackKind { state.withLock { $0.kind } }
+    var kind: TrackKind { settings.value.kind }
 
     // MARK: the channel
 
     /// The channel this generator consumes: the one named after it (joined at READY), or,
     /// before that, looked up by its current name (a Swift writer may write at any time).
-    private var channel: FrameChannel { state.withLock { $0.channel } ?? FrameChannel.named(name) }
+    private var channel: FrameChannel { joined.withLock { $0 } ?? FrameChannel.named(name) }
 
     override func changeState(_ transition: GstStateChange) -> GstStateChangeReturn {
         if transition == GST_STATE_CHANGE_NULL_TO_READY {
             let channel = FrameChannel.named(name)
-            state.withLock { $0.channel = channel }
+            joined.withLock { $0 = channel }
             channel.attachConsumer(self)
         }
         let result = super.changeState(transition)
-        if transition == GST_STATE_CHANGE_READY_TO_NULL, let channel = state.withLock({ $0.channel }) {
+        if transition == GST_STATE_CHANGE_READY_TO_NULL, let channel = joined.withLock({ $0 }) {
             channel.detachConsumer(self)
-            state.withLock { $0.channel = nil }
+            joined.withLock { $0 = nil }
         }
         return result
     }
@@ -142,22 +112,21 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelCon
     // MARK: FrameChannelConsumer (writer threads)
 
     func admit(_ frame: MediaFrame) throws -> Bool {
-        let decision: Result<Bool, TrackGeneratorError> = state.withLock { state in
-            guard frame.kind == state.kind else {
-                return .failure(.wrongKind(generator: name, generatorKind: state.kind, frameKind: frame.kind))
-            }
-            state.total += 1
-            if state.muted { state.discarded += 1 }
-            return .success(!state.muted)
-        }
-        if case .failure(let error) = decision {
+        let settings = settings.value
+        guard frame.kind == settings.kind else {
+            let error = TrackGeneratorError.wrongKind(generator: name, generatorKind: settings.kind, frameKind: frame.kind)
             postError(.stream(GST_STREAM_ERROR_WRONG_TYPE), error.description,
                       debug: "a frame of the wrong kind was written to the generator")
+            throw error
         }
-        return try decision.get()
+        counters.withLock { counters in
+            counters.total += 1
+            if settings.muted { counters.discarded += 1 }
+        }
+        return !settings.muted
     }
 
-    func discardedAdmittedFrame() { state.withLock { $0.discarded += 1 } }
+    func discardedAdmittedFrame() { counters.withLock { $0.discarded += 1 } }
 
     func producersChanged() {
         // Let the pipeline recompute its latency with the new contribution.
@@ -174,10 +143,7 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelCon
     // MARK: GstBaseSrc
 
     override func start() -> Bool {
-        state.withLock { state in
-            state.total = 0
-            state.discarded = 0
-        }
+        counters.withLock { $0 = Counters() }
         channel.queue.reset()
         negotiatedVideo = nil
         negotiatedAudio = nil
@@ -207,7 +173,7 @@ final class TrackGeneratorElement: BaseSrcSubclass, FrameWriter, FrameChannelCon
 
     override func query(_ query: UnsafeMutablePointer<GstQuery>) -> Bool {
         guard swift_query_type(query) == GST_QUERY_LATENCY else { return super.query(query) }
-        let deadline = state.withLock { $0.deadline }
+        let deadline = settings.value.deadline
         let upstream = channel.upstreamLatency()
         let minimum = upstream + deadline
         gst_query_set_latency(query, 1, GstClockTime(minimum), swift_clock_time_none())

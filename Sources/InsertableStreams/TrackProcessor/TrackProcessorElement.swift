@@ -14,7 +14,7 @@ import Synchronization
 /// Timing: as a live track, a non-live upstream is paced in real time (GstBaseSink `sync`), but
 /// the pipeline latency is NOT added before frames reach the worker: the generator reports that
 /// latency instead, so the frames are on time downstream of it. `async` defaults to false.
-final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
+final class TrackProcessorElement: BaseSinkSubclass, HasSettings, @unchecked Sendable {
     static let category = DebugCategory("trackprocessor", description: "Swift MediaStreamTrackProcessor sink")
     static let directory = ElementDirectory<TrackProcessorElement>()
 
@@ -30,31 +30,28 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
         [PadTemplateSpec(name: "sink", direction: GST_PAD_SINK,
                          caps: VideoPixelFormat.capsString(VideoPixelFormat.allCases) + "; " + AudioSampleFormat.capsString)]
     }
-    override class var properties: [PropertySpec] {
-        [
-            PropertySpec("worker", nick: "Worker transform",
-                         blurb: "Transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"sepia ! mirror\" or \"blur radius=8\". Known: \(TransformRegistry.names.joined(separator: ", ")). Unset: identity when pipe-to is set, otherwise frames wait for a Swift reader",
-                         .string(default: nil), flags: [.readWrite, .mutableReady]),
-            PropertySpec("pipe-to", nick: "Pipe to",
-                         blurb: "Name of the trackgenerator that receives the transform's output (readable.pipeThrough(worker).pipeTo(generator.writable)); searched in this pipeline first, then in every pipeline of the process",
-                         .string(default: nil), flags: [.readWrite, .mutableReady]),
-            PropertySpec("max-buffer-size", nick: "Max buffer size",
-                         blurb: "Frames the ring holds before it drops the oldest (maxBufferSize); 0 = 1 for video, 10 for audio",
-                         .uint(min: 0, max: 1024, default: 0), flags: [.readWrite, .mutableReady]),
-            PropertySpec("total-frames", nick: "Total frames",
-                         blurb: "Frames that entered the ring since the element started (totalFrames)",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-            PropertySpec("discarded-frames", nick: "Discarded frames",
-                         blurb: "Frames dropped from the ring because the consumer was slower than the source, or flushed (discardedFrames)",
-                         .uint64(min: 0, max: .max, default: 0), flags: .readOnly),
-        ]
-    }
-
-    private struct Settings {
+    struct Settings: ElementSettings {
         var worker: String?
         var pipeTo: String?
         var maxBufferSize: UInt32 = 0
         var applicationPipe: ApplicationPipe?
+    }
+    override class var properties: [PropertyDeclaration] {
+        [ElementProperty<TrackProcessorElement>]([
+            .string("worker", nick: "Worker transform",
+                    blurb: "Transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"sepia ! mirror\" or \"blur radius=8\". Known: \(TransformRegistry.names.joined(separator: ", ")). Unset: identity when pipe-to is set, otherwise frames wait for a Swift reader",
+                    \.worker),
+            .string("pipe-to", nick: "Pipe to",
+                    blurb: "Name of the channel, the trackgenerator of that name, that receives the transform's output (readable.pipeThrough(worker).pipeTo(generator.writable)); processor and generator meet by name in any pipeline of the process, whichever is created or started first",
+                    \.pipeTo),
+            .uint("max-buffer-size", nick: "Max buffer size",
+                  blurb: "Frames the ring holds before it drops the oldest (maxBufferSize); 0 = 1 for video, 10 for audio",
+                  range: 0...1024, \.maxBufferSize),
+            .counter("total-frames", nick: "Total frames",
+                     blurb: "Frames that entered the ring since the element started (totalFrames)") { $0.ring.totalCount },
+            .counter("discarded-frames", nick: "Discarded frames",
+                     blurb: "Frames dropped from the ring because the consumer was slower than the source, or flushed (discardedFrames)") { $0.ring.droppedCount },
+        ]).map(\.declaration)
     }
 
     /// What the current caps describe; read on the streaming thread for every buffer.
@@ -65,7 +62,7 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
 
     /// The frames between the streaming thread and the worker (or a Swift reader).
     let ring = FrameRing.ring(capacity: 1)
-    private let settings = Mutex<Settings>(Settings())
+    let settings = SettingsStore(Settings())
     private let media = Mutex<MediaDescription?>(nil)
     private let running = Mutex<RunningState>(RunningState())
 
@@ -90,40 +87,16 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
 
     deinit { Self.directory.remove(self) }
 
-    // MARK: properties
-
-    override func setProperty(_ name: String, _ value: PropertyValue) {
-        settings.withLock { settings in
-            switch name {
-            case "worker": settings.worker = value.stringValue
-            case "pipe-to": settings.pipeTo = value.stringValue
-            case "max-buffer-size": settings.maxBufferSize = UInt32(value.intValue ?? 0)
-            default: break
-            }
-        }
-    }
-
-    override func property(_ name: String) -> PropertyValue {
-        switch name {
-        case "worker": .string(settings.withLock { $0.worker })
-        case "pipe-to": .string(settings.withLock { $0.pipeTo })
-        case "max-buffer-size": .uint(settings.withLock { $0.maxBufferSize })
-        case "total-frames": .uint64(ring.totalCount)
-        case "discarded-frames": .uint64(ring.droppedCount)
-        default: .none
-        }
-    }
-
     /// Swift applications: run `transformers` (instead of `worker`) into `writer` (instead of
     /// `pipe-to`). Takes effect at the next start.
     func setApplicationPipe(_ pipe: ApplicationPipe?) {
-        settings.withLock { $0.applicationPipe = pipe }
+        settings.update { $0.applicationPipe = pipe }
     }
 
     // MARK: start / stop
 
     override func start() -> Bool {
-        let settings = self.settings.withLock { $0 }
+        let settings = self.settings.value
         ring.reset()
         let transformers: [any StreamTransformer<MediaFrame>]
         var output = ProcessorWorker.Output.none
@@ -235,7 +208,7 @@ final class TrackProcessorElement: BaseSinkSubclass, @unchecked Sendable {
             description = .audio(info)
         }
         media.withLock { $0 = description }
-        let configured = Int(settings.withLock { $0.maxBufferSize })
+        let configured = Int(settings.value.maxBufferSize)
         ring.setCapacity(configured > 0 ? configured : (isVideo ? 1 : 10))
         Self.category.info("caps \(describeCaps(caps)), ring of \(configured > 0 ? configured : (isVideo ? 1 : 10))", object: self)
         return true
