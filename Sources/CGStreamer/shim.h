@@ -81,8 +81,6 @@ static inline GstVideoFormat swift_video_info_format(const GstVideoInfo *i) { re
 static inline guint swift_video_info_n_planes(const GstVideoInfo *i) { return GST_VIDEO_INFO_N_PLANES(i); }
 static inline gint swift_video_info_plane_stride(const GstVideoInfo *i, guint p) { return GST_VIDEO_INFO_PLANE_STRIDE(i, p); }
 static inline gsize swift_video_info_plane_offset(const GstVideoInfo *i, guint p) { return GST_VIDEO_INFO_PLANE_OFFSET(i, p); }
-  i->offset[p] = offset; i->stride[p] = stride;
-}
 static inline gpointer swift_video_frame_plane_data(GstVideoFrame *f, guint p) { return GST_VIDEO_FRAME_PLANE_DATA(f, p); }
 static inline gint swift_video_frame_plane_stride(GstVideoFrame *f, guint p) { return GST_VIDEO_FRAME_PLANE_STRIDE(f, p); }
 
