@@ -4,9 +4,9 @@ import Glibc
 /// is reachable only while it is held (`withLock`), where a body may also wait on the condition.
 /// The hand-off between GStreamer's streaming threads and the elements' workers is built on it.
 public final class ConditionLock<State>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
-    private let storage: UnsafeMutablePointer<State>
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let condition: UnsafeMutablePointer<pthread_cond_t>
+    @usableFromInline let storage: UnsafeMutablePointer<State>
 
     public init(_ initial: State) {
         mutex = .allocate(capacity: 1)
@@ -32,22 +32,24 @@ public final class ConditionLock<State>: @unchecked Sendable {
 
     /// The held lock, given to a `withLock` body: the state, and the condition to wait on.
     public struct Locked: ~Copyable {
-        fileprivate let owner: ConditionLock<State>
+        @usableFromInline let owner: ConditionLock<State>
 
-        public var state: State {
+        @inlinable init(owner: ConditionLock<State>) { self.owner = owner }
+
+        @inlinable public var state: State {
             unsafeAddress { UnsafePointer(owner.storage) }
             nonmutating unsafeMutableAddress { owner.storage }
         }
 
         /// Releases the lock until the condition is signalled, then holds it again. Spurious
         /// wake-ups happen: always wait in a loop that re-checks the state.
-        public func wait() { pthread_cond_wait(owner.condition, owner.mutex) }
+        @inlinable public func wait() { pthread_cond_wait(owner.condition, owner.mutex) }
 
         /// Wakes every waiter (they run once this body has released the lock).
-        public func broadcast() { pthread_cond_broadcast(owner.condition) }
+        @inlinable public func broadcast() { pthread_cond_broadcast(owner.condition) }
     }
 
-    @inline(__always)
+    @inlinable
     public func withLock<R>(_ body: (borrowing Locked) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -1,15 +1,18 @@
 /// A first-in first-out buffer whose `popFirst` does not shift the remaining elements.
+@usableFromInline
 struct FIFO<Element> {
-    private var storage: [Element] = []
-    private var head = 0
+    @usableFromInline var storage: [Element] = []
+    @usableFromInline var head = 0
 
-    var isEmpty: Bool { head == storage.count }
-    var count: Int { storage.count - head }
-    var first: Element? { head < storage.count ? storage[head] : nil }
+    @inlinable init() {}
 
-    mutating func append(_ element: Element) { storage.append(element) }
+    @inlinable var isEmpty: Bool { head == storage.count }
+    @inlinable var count: Int { storage.count - head }
+    @inlinable var first: Element? { head < storage.count ? storage[head] : nil }
 
-    mutating func popFirst() -> Element? {
+    @inlinable mutating func append(_ element: Element) { storage.append(element) }
+
+    @inlinable mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]
         head += 1
@@ -23,13 +26,13 @@ struct FIFO<Element> {
         return element
     }
 
-    mutating func popLast() -> Element? {
+    @inlinable mutating func popLast() -> Element? {
         guard head < storage.count else { return nil }
         return storage.removeLast()
     }
 
     /// Empties the buffer, returning what it held (oldest first).
-    mutating func removeAll() -> [Element] {
+    @inlinable mutating func removeAll() -> [Element] {
         defer {
             storage.removeAll(keepingCapacity: true)
             head = 0

@@ -65,34 +65,36 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     public enum Mode: Sendable, Equatable { case running, flushing, shutdown }
 
     public struct State {
-        fileprivate var data = FIFO<Data>()
-        fileprivate var controls = FIFO<Control>()
-        fileprivate var counted = 0
-        public fileprivate(set) var capacity: Int
-        public fileprivate(set) var mode: Mode = .running
+        @usableFromInline var data = FIFO<Data>()
+        @usableFromInline var controls = FIFO<Control>()
+        @usableFromInline var counted = 0
+        public var capacity: Int
+        public var mode: Mode = .running
         /// The producer ended the stream (`endStream`); `.endOfStream` follows the data.
-        public fileprivate(set) var ended = false
-        fileprivate var endError: String?
-        fileprivate var endDelivered = false
+        public var ended = false
+        @usableFromInline var endError: String?
+        @usableFromInline var endDelivered = false
         /// The consumer finished handling the end (`acknowledgeEnd`).
-        public fileprivate(set) var endAcknowledged = false
+        public var endAcknowledged = false
         /// Set by `refuse`: producers get `.refused(code)` until `reset`.
-        public fileprivate(set) var refusal: Int32?
+        public var refusal: Int32?
         /// Data items accepted since the last `reset`.
-        public fileprivate(set) var total: UInt64 = 0
+        public var total: UInt64 = 0
         /// Data items dropped for room or by a flush since the last `reset`.
-        public fileprivate(set) var dropped: UInt64 = 0
-        fileprivate var consumerWaiting = false
-        fileprivate var producersWaiting = 0
-        fileprivate var endWaiters = 0
-        fileprivate var asyncWaiter: CheckedContinuation<Data?, Never>?
+        public var dropped: UInt64 = 0
+        @usableFromInline var consumerWaiting = false
+        @usableFromInline var producersWaiting = 0
+        @usableFromInline var endWaiters = 0
+        @usableFromInline var asyncWaiter: CheckedContinuation<Data?, Never>?
 
         public var count: Int { data.count }
+
+        @usableFromInline init(capacity: Int) { self.capacity = capacity }
     }
 
     public let policy: HandoffPolicy
-    private let handlers: Handlers
-    private let lock: ConditionLock<State>
+    @usableFromInline let handlers: Handlers
+    @usableFromInline let lock: ConditionLock<State>
 
     public init(policy: HandoffPolicy, capacity: Int, handlers: Handlers = Handlers()) {
         self.policy = policy
@@ -115,6 +117,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     /// `cancelled` is checked before every wait: a producer that must stop waiting (its own
     /// element flushes) sets its flag and calls `wakeProducers()`.
     @discardableResult
+    @inlinable
     public func push(_ item: Data, cancelled: () -> Bool = { false }) -> PushResult {
         let counts = handlers.countsTowardCapacity(item)
         var dropped: Data?
@@ -157,6 +160,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     /// Adds a control item, served before any data. Refused (and discarded) only when shut down,
     /// or while flushing for items a flush would discard.
     @discardableResult
+    @inlinable
     public func pushControl(_ item: Control) -> Bool {
         let accepted: Bool = lock.withLock { locked in
             switch locked.state.mode {
@@ -209,9 +213,9 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     /// The next item: control items first, then data in order, then the end of stream (once).
     /// Blocks while there is nothing; returns `.flushing` at once while flushing and
     /// `.shutdown` once shut down.
+    @inlinable
     public func next() -> Next {
-        var wakeProducers = false
-        let next: Next = lock.withLock { locked in
+        lock.withLock { locked in
             while true {
                 switch locked.state.mode {
                 case .shutdown: return .shutdown
@@ -221,7 +225,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
                 if let control = locked.state.controls.popFirst() { return .control(control) }
                 if let item = locked.state.data.popFirst() {
                     if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
-                    wakeProducers = locked.state.producersWaiting > 0
+                    if locked.state.producersWaiting > 0 { locked.broadcast() }
                     return .data(item)
                 }
                 if locked.state.ended && !locked.state.endDelivered {
@@ -233,8 +237,6 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
                 locked.state.consumerWaiting = false
             }
         }
-        if wakeProducers { lock.withLock { $0.broadcast() } }
-        return next
     }
 
     /// For Swift consumers (`for await frame in readable`): the next data item, or nil at the
@@ -385,7 +387,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     }
 
     /// Removes the oldest counted item (items that do not count stay in place, in order).
-    private static func popOldestCounted(_ state: inout State, counts: (Data) -> Bool) -> Data? {
+    @usableFromInline static func popOldestCounted(_ state: inout State, counts: (Data) -> Bool) -> Data? {
         var kept: [Data] = []
         var found: Data?
         while let item = state.data.popFirst() {

@@ -16,9 +16,9 @@ public protocol TransformHost<Frame>: AnyObject, Sendable {
 /// given. `enqueue` may be called from any thread: from another thread the frame (and the rest
 /// of the chain) is moved to the worker thread, after what the worker is doing.
 public final class StreamController<Frame>: @unchecked Sendable {
-    /// The host; it outlives every controller of its chain.
-    public unowned let host: any TransformHost<Frame>
-    private let downstream: (Frame) throws -> Void
+    /// The host; it outlives every controller of its chain (the element stops its worker first).
+    public unowned(unsafe) let host: any TransformHost<Frame>
+    @usableFromInline let downstream: (Frame) throws -> Void
 
     package init(host: any TransformHost<Frame>, downstream: @escaping (Frame) throws -> Void) {
         self.host = host
@@ -26,6 +26,7 @@ public final class StreamController<Frame>: @unchecked Sendable {
     }
 
     /// Passes `frame` to the next transformer of the chain, or to the host at its end.
+    @inlinable
     public func enqueue(_ frame: Frame) throws {
         if host.isOnWorkerThread {
             try downstream(frame)
@@ -40,8 +41,13 @@ public final class StreamController<Frame>: @unchecked Sendable {
     public func postMessage(_ message: TransformMessage) { host.post(message) }
 
     /// A frame and the rest of the chain, moved to the worker thread (which is then their only user).
-    private struct Handoff: @unchecked Sendable {
-        let frame: Frame
-        let downstream: (Frame) throws -> Void
+    @usableFromInline
+    struct Handoff: @unchecked Sendable {
+        @usableFromInline let frame: Frame
+        @usableFromInline let downstream: (Frame) throws -> Void
+        @inlinable init(frame: Frame, downstream: @escaping (Frame) throws -> Void) {
+            self.frame = frame
+            self.downstream = downstream
+        }
     }
 }

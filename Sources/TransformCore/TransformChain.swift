@@ -3,16 +3,16 @@
 public final class TransformChain<Frame> {
     public let stages: [any StreamTransformer<Frame>]
     private let controllers: [StreamController<Frame>]
-    private let entry: (Frame) throws -> Void
+    @usableFromInline let entry: (Frame) throws -> Void
 
     public init(stages: [any StreamTransformer<Frame>], host: any TransformHost<Frame>) {
         self.stages = stages
-        var next: (Frame) throws -> Void = { [unowned host] frame in try host.write(frame) }
+        var next: (Frame) throws -> Void = { [unowned(unsafe) host] frame in try host.write(frame) }
         var built: [StreamController<Frame>] = []
         for stage in stages.reversed() {
             let controller = StreamController(host: host, downstream: next)
             built.append(controller)
-            next = { [unowned stage, unowned controller] frame in try stage.transform(frame, controller: controller) }
+            next = { [unowned(unsafe) stage, unowned(unsafe) controller] frame in try stage.transform(frame, controller: controller) }
         }
         controllers = built.reversed()
         entry = next
@@ -23,6 +23,7 @@ public final class TransformChain<Frame> {
     }
 
     /// Runs one frame through every stage.
+    @inlinable
     public func process(_ frame: Frame) throws { try entry(frame) }
 
     /// End of stream: each stage flushes in order, so what a stage emits on flush still passes

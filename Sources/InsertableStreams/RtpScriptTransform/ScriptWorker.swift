@@ -99,7 +99,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
         queue.setFlushing(true)
         gst_segment_init(&segment, GST_FORMAT_TIME)
         transformChain = TransformChain(stages: transformers, host: self)
-        thread = StreamWorker(pad: srcPad) { [unowned self] in self.iterate() }
+        thread = StreamWorker(pad: srcPad) { [unowned(unsafe) self] in self.iterate() }
     }
 
     private struct SendablePad: @unchecked Sendable { let pad: UnsafeMutablePointer<GstPad> }

@@ -42,7 +42,7 @@ final class ProcessorWorker: TransformHost, @unchecked Sendable {
         self.ring = ring
         self.output = output
         chain = TransformChain(stages: transformers, host: self)
-        thread = StreamWorker(name: "\(element.name):worker") { [unowned self] in self.iterate() }
+        thread = StreamWorker(name: "\(element.name):worker") { [unowned(unsafe) self] in self.iterate() }
         if case .channel(let channel) = output {
             producer = channel.attachProducer { [weak element] in element?.upstreamLatency() }
         }
