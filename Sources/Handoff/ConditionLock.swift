@@ -30,8 +30,10 @@ public final class ConditionLock<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// The held lock, given to a `withLock` body: the state, and the condition to wait on.
-    public struct Locked: ~Copyable {
+    /// The held lock, given to a `withLock` body: the state, and the condition to wait on. Valid
+    /// only inside that body (it is copyable because Swift 6.3's optimiser crashes on inlining a
+    /// noncopyable one across modules; do not keep it).
+    public struct Locked {
         @usableFromInline let owner: ConditionLock<State>
 
         @inlinable init(owner: ConditionLock<State>) { self.owner = owner }
@@ -50,7 +52,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
     }
 
     @inlinable
-    public func withLock<R>(_ body: (borrowing Locked) throws -> R) rethrows -> R {
+    public func withLock<R>(_ body: (Locked) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(Locked(owner: self))
