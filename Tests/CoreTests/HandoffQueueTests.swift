@@ -10,6 +10,26 @@ final class HandoffQueueTests: XCTestCase {
         var all: [Int] { items.withLock { $0 } }
     }
 
+    typealias Queue = HandoffQueue<Int, String>
+
+    /// A push on another thread; `result(within:)` is its outcome once it returned, nil while it still waits.
+    final class BackgroundPush: Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private let outcome = Mutex<Queue.PushResult?>(nil)
+
+        init(_ queue: Queue, _ item: Int, cancelled: (@Sendable () -> Bool)? = nil) {
+            Thread.detachNewThread { [self] in
+                let result = queue.push(item) { cancelled?() ?? false }
+                outcome.withLock { $0 = result }
+                done.signal()
+            }
+        }
+
+        func result(within seconds: Double) -> Queue.PushResult? {
+            done.wait(timeout: .now() + seconds) == .success ? outcome.withLock { $0 } : nil
+        }
+    }
+
     func makeQueue(_ policy: HandoffPolicy, capacity: Int, discards: Discards = Discards()) -> HandoffQueue<Int, String> {
         HandoffQueue(policy: policy, capacity: capacity, handlers: .init(
             discardData: { item in discards.items.withLock { $0.append(item) } },
@@ -63,20 +83,10 @@ final class HandoffQueueTests: XCTestCase {
         let queue = makeQueue(.block, capacity: 2)
         queue.push(1)
         queue.push(2)
-        let pushed = DispatchSemaphore(value: 0)
-        let started = DispatchSemaphore(value: 0)
-        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
-        Thread.detachNewThread {
-            started.signal()
-            let outcome = queue.push(3)
-            result.withLock { $0 = outcome }
-            pushed.signal()
-        }
-        started.wait()
-        XCTAssertEqual(pushed.wait(timeout: .now() + 0.2), .timedOut, "the producer waits while the queue is full")
+        let push = BackgroundPush(queue, 3)
+        XCTAssertNil(push.result(within: 0.2), "the producer waits while the queue is full")
         XCTAssertEqual(drain(queue, count: 1), [1])
-        XCTAssertEqual(pushed.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, .accepted)
+        XCTAssertEqual(push.result(within: 5), .accepted)
         XCTAssertEqual(drain(queue, count: 2), [2, 3])
     }
 
@@ -86,16 +96,9 @@ final class HandoffQueueTests: XCTestCase {
         queue.push(1)
         queue.pushControl("keep: message")
         queue.pushControl("work")
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
-        Thread.detachNewThread {
-            let outcome = queue.push(2)
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
+        let push = BackgroundPush(queue, 2)
         queue.setFlushing(true)
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, .flushing)
+        XCTAssertEqual(push.result(within: 5), .flushing)
         XCTAssertEqual(discards.all.sorted(), [1, 2], "the queued item and the refused one are discarded")
         guard case .flushing = queue.next() else { return XCTFail("the consumer sees the flush") }
         XCTAssertEqual(queue.push(3), .flushing)
@@ -124,16 +127,9 @@ final class HandoffQueueTests: XCTestCase {
         let discards = Discards()
         let queue = makeQueue(.block, capacity: 1, discards: discards)
         queue.push(1)
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
-        Thread.detachNewThread {
-            let outcome = queue.push(2)
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
+        let push = BackgroundPush(queue, 2)
         queue.shutDown()
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, .flushing)
+        XCTAssertEqual(push.result(within: 5), .flushing)
         guard case .shutdown = queue.next() else { return XCTFail("the consumer is told to return") }
         XCTAssertEqual(discards.all.sorted(), [1, 2])
         queue.reset()
@@ -145,34 +141,20 @@ final class HandoffQueueTests: XCTestCase {
         let queue = makeQueue(.block, capacity: 1)
         queue.push(1)
         let cancelled = Atomic<Bool>(false)
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
-        Thread.detachNewThread {
-            let outcome = queue.push(2) { cancelled.load(ordering: .acquiring) }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 0.2), .timedOut)
+        let push = BackgroundPush(queue, 2) { cancelled.load(ordering: .acquiring) }
+        XCTAssertNil(push.result(within: 0.2))
         cancelled.store(true, ordering: .releasing)
         queue.wakeProducers()
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, .cancelled)
+        XCTAssertEqual(push.result(within: 5), .cancelled)
         XCTAssertEqual(drain(queue, count: 1), [1], "the queue itself is untouched")
     }
 
     func testRefusalReachesWaitingAndLaterProducers() {
         let queue = makeQueue(.block, capacity: 1)
         queue.push(1)
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<HandoffQueue<Int, String>.PushResult?>(nil)
-        Thread.detachNewThread {
-            let outcome = queue.push(2)
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
+        let push = BackgroundPush(queue, 2)
         queue.refuse(-5)
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, .refused(-5))
+        XCTAssertEqual(push.result(within: 5), .refused(-5))
         XCTAssertEqual(queue.push(3), .refused(-5))
         queue.setFlushing(true)
         queue.setFlushing(false)

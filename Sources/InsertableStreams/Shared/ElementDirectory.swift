@@ -2,8 +2,8 @@ import CGStreamer
 import GStreamerBridge
 import Synchronization
 
-/// Live elements of one kind, found by their current name. `pipe-to` and `pip source=` use it
-/// to reach elements in the same pipeline first and then in any other pipeline of the process.
+/// Live elements of one kind, found by their current name. `pip source=` uses it to reach a
+/// processor in the same pipeline first and then in any other pipeline of the process.
 final class ElementDirectory<Element: ElementSubclass>: Sendable {
     private struct Entry: @unchecked Sendable { weak var element: Element? }
     private let entries = Mutex<[Entry]>([])
