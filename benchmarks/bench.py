@@ -17,13 +17,22 @@ it; the Markdown (--output) is then rendered from the whole JSON by report.py:
 
 The pipelines run in a child process (this file with --serve; harness.py) so that a hang is
 detected, its stacks saved under --out-dir, and the run carries on.
+
+Before/after (--baseline-plugin DIR): a folder holding another build of libgstinsertablestreams.so,
+typically of an older commit. A second child process loads it (GST_PLUGIN_PATH=DIR, its own private
+GST_REGISTRY) and runs the plugin's variant of every raw throughput comparison and of the encoded
+hop once more, as one more variant of the SAME interleaved rounds. Each comparison then also holds
+baseline/C and ours/baseline ratios from those rounds, and the Markdown gets a before/after table.
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 import encoded
@@ -74,6 +83,16 @@ def parse_args():
     parser.add_argument("--only", default="",
                         help=f"comma-separated subset: {','.join(raw.KEYS)},encoded,sframe. Only the sections run "
                              "are replaced in --results; the Markdown is rendered from all of it")
+    parser.add_argument("--baseline-plugin", metavar="DIR",
+                        help="folder holding another build of libgstinsertablestreams.so (e.g. of an older commit): "
+                             "its variants of the raw throughput comparisons and of the encoded hop run too, in the "
+                             "same rounds, from a second child process (GST_PLUGIN_PATH=DIR, private GST_REGISTRY); "
+                             "adds baseline/C and ours/baseline ratios and a before/after table")
+    parser.add_argument("--baseline-commit", default="unknown",
+                        help="the commit the --baseline-plugin was built from (recorded and shown)")
+    parser.add_argument("--baseline-label", default=None,
+                        help="what changed between the baseline and the plugin under test, for the before/after "
+                             "table's heading (\"Before/after LABEL\"), e.g. \"the core redesign\"")
     parser.add_argument("--out-dir", default=os.path.join(HERE, "out"), help="where stacks of hung pipelines go")
     args = parser.parse_args()
     if not args.serve and not args.output:
@@ -82,7 +101,34 @@ def parse_args():
     unknown = args.only - set(raw.KEYS) - {"encoded", "sframe"}
     if unknown:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
+    if args.baseline_plugin and not os.path.isfile(os.path.join(args.baseline_plugin, harness.LIBRARY)):
+        parser.error(f"--baseline-plugin: no {harness.LIBRARY} in {args.baseline_plugin}")
     return args
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def start_baseline(args, ours_plugin, registry_dir):
+    """The second child process, loading the plugin from --baseline-plugin with a registry file of
+    its own; exits if it loads the plugin from anywhere else, or the very file under test."""
+    library = os.path.realpath(os.path.join(args.baseline_plugin, harness.LIBRARY))
+    if ours_plugin and os.path.realpath(ours_plugin) == library:
+        sys.exit(f"--baseline-plugin: {library} is the plugin under test")
+    env = harness.plugin_environment(os.path.dirname(library), os.path.join(registry_dir, "registry.bin"))
+    child = harness.Child([sys.executable, os.path.abspath(__file__), "--serve"], args.out_dir, env)
+    hello = child.start()
+    if hello["plugin"] is None or os.path.realpath(hello["plugin"]) != library:
+        child.stop()
+        sys.exit(f"--baseline-plugin: the baseline child loaded the plugin from {hello['plugin']}, expected {library}")
+    info = {"commit": args.baseline_commit, "label": args.baseline_label, "plugin": library,
+            "sha256": sha256(library), "ours_sha256": sha256(ours_plugin) if ours_plugin else None}
+    print(f"baseline plugin: {library} (commit {info['commit']})", flush=True)
+    if info["sha256"] == info["ours_sha256"]:
+        print("  WARNING: the baseline plugin is byte for byte the plugin under test", flush=True)
+    return child, info
 
 
 def run_info():
@@ -127,33 +173,44 @@ def main():
     info = run_info()
 
     child = harness.Child([sys.executable, os.path.abspath(__file__), "--serve"], args.out_dir) if pipelines else None
+    baseline, baseline_info, registry_dir = None, None, None
     if child:
         hello = child.start()
         print(f"plugin: {hello['plugin']}\n{info['gstreamer']}, {info['nproc']} CPUs, {info['cpu']}", flush=True)
+        if args.baseline_plugin:
+            registry_dir = tempfile.mkdtemp(prefix="bench-baseline-registry-")
+            baseline, baseline_info = start_baseline(args, hello["plugin"], registry_dir)
+    children = [c for c in (child, baseline) if c]
 
     started = time.monotonic()
     failures = {"raw": [], "encoded": [], "sframe": []}
     measured = {}
     if measure_raw:
-        measured["raw"] = raw.measure(child, args, wanted, failures["raw"])
-    hangs_before = len(child.hangs) if child else 0
+        measured["raw"] = raw.measure(child, args, wanted, failures["raw"], baseline)
+    hangs_before = [len(c.hangs) for c in children]
     if wanted("encoded"):
-        measured["encoded"] = encoded.measure(child, args, failures["encoded"])
-    hangs_after = len(child.hangs) if child else 0
+        measured["encoded"] = encoded.measure(child, args, failures["encoded"], baseline)
+    hangs_after = [len(c.hangs) for c in children]
     if wanted("sframe"):
         measured["sframe"] = sframe.measure(args, failures["sframe"])
     if measure_raw and measured["raw"]["throughput"]:
-        measured["raw"]["copies"] = raw.copies(child, measured["raw"]["throughput"], args.timeout, failures["raw"])
+        measured["raw"]["copies"] = raw.copies(child, measured["raw"]["throughput"], args.timeout, failures["raw"],
+                                               baseline)
 
-    all_hangs = []
-    if child:
-        child.stop()
-        all_hangs = child.hangs
-    hangs = {"raw": all_hangs[:hangs_before] + all_hangs[hangs_after:],
-             "encoded": all_hangs[hangs_before:hangs_after], "sframe": []}
+    for c in children:
+        c.stop()
+    if registry_dir:
+        shutil.rmtree(registry_dir, ignore_errors=True)
+    all_hangs = [hang for c in children for hang in c.hangs]
+    spans = list(zip(children, hangs_before, hangs_after))
+    hangs = {"raw": [hang for c, b, a in spans for hang in c.hangs[:b] + c.hangs[a:]],
+             "encoded": [hang for c, b, a in spans for hang in c.hangs[b:a]], "sframe": []}
     run = {**info, "seconds": time.monotonic() - started}
     sections = {name: {"run": run, **(section or {}), "failures": failures[name], "hangs": hangs[name]}
                 for name, section in measured.items()}
+    for name in ("raw", "encoded"):
+        if baseline_info and measured.get(name):
+            sections[name]["baseline"] = baseline_info
 
     if measure_raw:
         raw.print_table(measured["raw"])

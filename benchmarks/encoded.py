@@ -6,6 +6,10 @@ fakesink` is timed for X = `rtpscripttransform worker=identity`, `queue` (both o
 nothing (baseline), in interleaved rounds, plus `worker=negate` / `negate clear=none` (and
 `rtpvp8pay ! srtpenc` as a C reference) on the VP8 stream for bytes/s. Wall time and the
 process's CPU time are both recorded.
+
+With a baseline plugin (bench.py --baseline-plugin), `worker=identity` also runs in the baseline
+child process (the other build of the plugin) as one more variant of the same rounds, placed right
+after ours ("identity_baseline").
 """
 import os
 import statistics
@@ -23,6 +27,7 @@ SRTP_KEY = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d"  # 16-
 SRTP_SETTINGS = "rtp-cipher=aes-128-icm rtp-auth=null"
 SRTP = f"srtpenc key={SRTP_KEY} {SRTP_SETTINGS}"
 TARGET = 1.10
+BASELINE = "identity_baseline"  # the variant key of `worker=identity` run with the baseline plugin
 REQUIRED_ELEMENTS = ("rtpscripttransform", "vp8enc", "ivfparse", "opusenc", "oggmux", "oggdemux", "rtpvp8pay",
                      "appsink")
 
@@ -191,24 +196,26 @@ HANDLERS = {"prepare_encoded": prepare, "check_encoded": check}
 # ---------------------------------------------------------------------------------------------
 # Parent side.
 
-def interleaved(child, name, variants, rounds, timeout_s, failures):
+def interleaved(child, name, variants, rounds, timeout_s, failures, runners=None):
     """variants: [(key, description, expected frames)]. One unmeasured warm-up run of each, then
-    `rounds` rounds, each running every variant once (reversed order every other round).
+    `rounds` rounds, each running every variant once (reversed order every other round), in the
+    child process `runners[key]` (default: `child`).
     Returns the complete rounds as [{key: wall seconds, "cpu:" + key: CPU seconds,
     "cs:" + key: context switches}] and the last counters of each variant."""
     print(f"\n== {name}: {rounds} rounds", flush=True)
+    runners = runners or {}
 
-    def run(description, expected):
-        return run_in_child(child, description, expected, timeout_s, failures)
+    def run(key, description, expected):
+        return run_in_child(runners.get(key, child), description, expected, timeout_s, failures)
 
-    for _, description, expected in variants:
-        run(description, expected)
+    for key, description, expected in variants:
+        run(key, description, expected)
     complete, counters = [], {}
     for round_index in range(rounds):
         order = variants if round_index % 2 == 0 else list(reversed(variants))
         per_round = {}
         for key, description, expected in order:
-            response = run(description, expected)
+            response = run(key, description, expected)
             if response is not None:
                 per_round[key] = response["seconds"]
                 per_round["cpu:" + key] = response["cpu_seconds"]
@@ -226,22 +233,23 @@ def mbs(total_bytes, seconds):
     return total_bytes / seconds / 1e6 if seconds > 0 else None
 
 
-def measure(child, args, failures):
-    """The section's dict, or None if it could not run."""
+def measure(child, args, failures, baseline_child=None):
+    """The section's dict, or None if it could not run. With `baseline_child`, `worker=identity`
+    runs with the baseline plugin too (see interleaved())."""
     missing = [name for name in REQUIRED_ELEMENTS if Gst.ElementFactory.find(name) is None]
     if missing:
         failures.append(f"Encoded transforms not run: missing elements {', '.join(missing)}")
         return None
     folder = tempfile.mkdtemp(prefix="encoded-", dir=os.environ.get("TMPDIR", "/tmp"))
     try:
-        return _measure(child, args, failures, folder)
+        return _measure(child, args, failures, folder, baseline_child)
     finally:
         for entry in os.listdir(folder):
             os.unlink(os.path.join(folder, entry))
         os.rmdir(folder)
 
 
-def _measure(child, args, failures, folder):
+def _measure(child, args, failures, folder, baseline_child):
     print(f"\n== encoded streams: encoding {args.encoded_unique} VP8 frames and "
           f"{args.encoded_audio_frames} Opus frames into {folder}", flush=True)
     request = {"op": "prepare_encoded", "dir": folder, "width": 1920, "height": 1080, "bitrate": 20_000_000,
@@ -274,6 +282,17 @@ def _measure(child, args, failures, folder):
     except Hang as error:
         failures.append(f"the encoded checks hung: {error}")
         checks, clear = [], {}
+    if baseline_child is not None:
+        try:
+            response = baseline_child.call({"op": "check_encoded", "video": video["parse"], "audio": audio["parse"],
+                                            "count": video["unique"]}, 300)
+            if response.get("ok"):
+                checks += [{**entry, "check": "baseline plugin: " + entry["check"]}
+                           for entry in response["checks"] if "worker=identity" in entry["check"]]
+            else:
+                failures.append(f"the encoded checks with the baseline plugin failed: {response['error']}")
+        except Hang as error:
+            failures.append(f"the encoded checks with the baseline plugin hung: {error}")
     for entry in checks:
         print(f"  {entry['check']}: {entry['outcome']}{'' if entry['ok'] else '  <-- CHECK FAILED'}", flush=True)
         if not entry["ok"]:
@@ -298,6 +317,12 @@ def _measure(child, args, failures, folder):
         ("queue", f"{audio['parse']} ! {QUEUE} ! {sink}", a),
         ("identity", f"{audio['parse']} ! {ours('identity')} ! {sink}", a),
     ]
+    runners = {}
+    if baseline_child is not None:  # right after ours: the same description, the other plugin
+        for variants in (video_variants, audio_variants):
+            index = next(i for i, (key, _, _) in enumerate(variants) if key == "identity")
+            variants.insert(index + 1, (BASELINE, variants[index][1], variants[index][2]))
+        runners[BASELINE] = baseline_child
     shown = ("width", "height", "source", "encoder", "unique", "repeat", "frames", "bytes", "mean", "min", "max",
              "key_frames", "rtp_packets")
     section = {"settings": {"rounds": args.encoded_rounds}, "target": TARGET,
@@ -309,7 +334,7 @@ def _measure(child, args, failures, folder):
                "checks": checks, "clear": clear, "streams": []}
     for stream, variants, frames in (("VP8", video_variants, n), ("Opus", audio_variants, a)):
         rounds, counters = interleaved(child, f"encoded, {stream}: {frames} frames", variants,
-                                       args.encoded_rounds, args.timeout, failures)
+                                       args.encoded_rounds, args.timeout, failures, runners)
         if not rounds:
             continue
         entry = _stream(stream, variants, frames, rounds, counters, video["bytes"], folder)
@@ -346,6 +371,8 @@ def _stream(stream, variants, frames, rounds, counters, video_bytes, folder):
     for key in ("whole", "hop", "cpu_hop"):
         if entry[key] is not None:
             entry[key]["met"] = entry[key]["median"] <= TARGET
+    if BASELINE in keys:
+        entry["baseline"] = _baseline(rounds, us)
     if stream == "VP8":
         entry["costs"] = {}
         for key, reference in (("negate", "identity"), ("negate_all", "identity"), ("srtp", "pay")):
@@ -359,6 +386,25 @@ def _stream(stream, variants, frames, rounds, counters, video_bytes, folder):
                                           "high": mbs(video_bytes, min(seconds))}
                 entry["costs"][key] = cost
     return entry
+
+
+def _baseline(rounds, us):
+    """The baseline plugin's `worker=identity` in the same rounds: its ratios to queue (as ours:
+    whole pipeline, per hop wall and CPU) and ours / baseline, per round, as median [min-max]."""
+    result = {"whole": spread([r[BASELINE] / r["queue"] for r in rounds]),
+              "after_before": {"whole": spread([r["identity"] / r[BASELINE] for r in rounds])}}
+    for prefix, name in (("", "hop"), ("cpu:", "cpu_hop")):
+        before = [r[prefix + BASELINE] - r[prefix + "none"] for r in rounds]
+        after = [r[prefix + "identity"] - r[prefix + "none"] for r in rounds]
+        queue = [r[prefix + "queue"] - r[prefix + "none"] for r in rounds]
+        ratios = [b / q for b, q in zip(before, queue) if q > 0]
+        result[name] = spread(ratios) if ratios else None
+        result[name + "_skipped"] = len(rounds) - len(ratios)
+        result[name + "_baseline"] = statistics.median([us(v) for v in before])
+        ratios = [o / b for o, b in zip(after, before) if b > 0]
+        result["after_before"][name] = spread(ratios) if ratios else None
+        result["after_before"][name + "_skipped"] = len(rounds) - len(ratios)
+    return result
 
 
 def _print_stream(entry, keys, video_bytes):
@@ -375,6 +421,13 @@ def _print_stream(entry, keys, video_bytes):
         f"{entry['cpu_hop']['median']:.3f} [{entry['cpu_hop']['min']:.3f}-{entry['cpu_hop']['max']:.3f}] "
         f"({entry['cpu_hop_ours']:.2f} vs {entry['cpu_hop_queue']:.2f} us CPU/frame)"
         if entry["cpu_hop"] else "n/a"), flush=True)
+    if "baseline" in entry:
+        b = entry["baseline"]
+        text = lambda s: f"{s['median']:.3f} [{s['min']:.3f}-{s['max']:.3f}]" if s else "n/a"  # noqa: E731
+        print(f"  {stream}: baseline plugin/queue: whole {text(b['whole'])}, per hop {text(b['hop'])}, "
+              f"per hop CPU {text(b['cpu_hop'])}", flush=True)
+        print(f"  {stream}: ours/baseline plugin: whole {text(b['after_before']['whole'])}, per hop "
+              f"{text(b['after_before']['hop'])}, per hop CPU {text(b['after_before']['cpu_hop'])}", flush=True)
     for key, cost in entry.get("costs", {}).items():
         print(f"  {stream}: {key}: wall {cost['us']['median']:+.2f} us/frame, {mbs_text(cost['mbs']['median'])}; "
               f"CPU {cost['cpu_us']['median']:+.2f} us/frame, {mbs_text(cost['cpu_mbs']['median'])}", flush=True)

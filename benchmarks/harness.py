@@ -25,6 +25,9 @@ from gi.repository import Gst  # noqa: E402
 Gst.init(None)
 
 
+LIBRARY = "libgstinsertablestreams.so"  # the plugin's file, in the folder GST_PLUGIN_PATH names
+
+
 class RunError(Exception):
     pass
 
@@ -162,15 +165,16 @@ def serve(handlers, pipeline_handlers):
 # Parent side: drives the child.
 
 class Child:
-    def __init__(self, command, hang_dir):
+    def __init__(self, command, hang_dir, env=None):
         self.command = command
         self.hang_dir = hang_dir
+        self.env = env  # None: this process's environment
         self.process = None
         self.hangs = []
         self.buffer = b""
 
     def start(self):
-        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
         self.buffer = b""
         return self.call({"op": "hello"}, 60)
 
@@ -232,6 +236,19 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def plugin_environment(plugin_dir, registry):
+    """This process's environment, but with GST_PLUGIN_PATH = `plugin_dir` (instead of the folder
+    of the plugin under test; the system's plugins load as usual) and the registry cache in the
+    file `registry`, private to that folder: a cache shared with another plugin folder could hand
+    the child the other build of the same plugin."""
+    env = dict(os.environ)
+    for name in ("GST_PLUGIN_PATH_1_0", "GST_REGISTRY_1_0"):  # would take precedence over the names below
+        env.pop(name, None)
+    env["GST_PLUGIN_PATH"] = plugin_dir
+    env["GST_REGISTRY"] = registry
+    return env
 
 
 def run_in_child(child, description, expected, timeout_s, failures, lossy=False):

@@ -14,6 +14,10 @@ processor's (or queue's) sink pad and when it leaves the generator's (or queue's
 matched by PTS; the first WARMUP frames are ignored.
 
 Buffer copies: every throughput pipeline once more, untimed, counting GST_PERFORMANCE messages.
+
+With a baseline plugin (bench.py --baseline-plugin), our variant of every throughput comparison
+runs once more per round, in the baseline child process (the other build of the plugin): one more
+variant of the same interleaved rounds, last in the order (first in the reversed rounds).
 """
 import statistics
 import time
@@ -33,6 +37,7 @@ DROP_QUEUE = "queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 leaky=do
 VIDEOFLIP = "videoflip video-direction=horiz"
 VIDEOFLIP_METHOD = "videoflip method=horizontal-flip"
 KEYS = ("hop", "drop", "mirror", "sepia", "latency")  # the parts `--only` can pick
+BASELINE_SUFFIX = " [baseline plugin]"  # our label + this = the label of the baseline plugin's variant
 REQUIRED_ELEMENTS = ("videotestsrc", "videoflip", "coloreffects", "queue", "fakesink", "appsink")
 
 
@@ -183,28 +188,35 @@ PIPELINE_HANDLERS = {"latency": run_latency}
 # ---------------------------------------------------------------------------------------------
 # Parent side.
 
-def throughput(child, plan, failures):
+def throughput(child, plan, failures, baseline_child=None):
     """plan["variants"]: list of (label, description); the first is ours, the others references.
     With plan["lossy"], frames may be dropped: the runs check that every frame is accounted for,
-    and the frames delivered and dropped per round are recorded."""
+    and the frames delivered and dropped per round are recorded. With `baseline_child`, ours runs
+    there too (the baseline plugin), as the last variant of every round."""
     name, variants, n, rounds, target, lossy = (plan["name"], plan["variants"], plan["n"], plan["rounds"],
                                                 plan["target"], plan["lossy"])
     timeout_s = plan["timeout"]
+    ours_label = variants[0][0]
+    runs = [(label, description, child) for label, description in variants]
+    baseline_label = None
+    if baseline_child is not None:
+        baseline_label = ours_label + BASELINE_SUFFIX
+        runs.append((baseline_label, variants[0][1], baseline_child))
     print(f"\n== {name}: {n} frames x {rounds} rounds", flush=True)
 
-    def run(description, frames):
-        return run_in_child(child, description.format(n=frames), frames, timeout_s, failures, lossy)
+    def run(runner, description, frames):
+        return run_in_child(runner, description.format(n=frames), frames, timeout_s, failures, lossy)
 
-    for label, description in variants:  # warm-up: page in code, grow pools, fill caches
-        run(description, min(n, 60))
-    times = {label: [] for label, _ in variants}
+    for label, description, runner in runs:  # warm-up: page in code, grow pools, fill caches
+        run(runner, description, min(n, 60))
+    times = {label: [] for label, _, _ in runs}
     frames = {}
     complete_rounds, complete_counters = [], []
     for round_index in range(rounds):
-        order = variants if round_index % 2 == 0 else list(reversed(variants))
+        order = runs if round_index % 2 == 0 else list(reversed(runs))
         line, per_round, counters = [], {}, {}
-        for label, description in order:
-            response = run(description, n)
+        for label, description, runner in order:
+            response = run(runner, description, n)
             if response is None:
                 line.append(f"{label} FAILED")
                 continue
@@ -212,14 +224,13 @@ def throughput(child, plan, failures):
             frames[label] = counters[label] = response["counters"]
             line.append(f"{label} {per_round[label]:.3f} ms")
         print(f"  round {round_index + 1}: " + ", ".join(line), flush=True)
-        if len(per_round) == len(variants):
+        if len(per_round) == len(runs):
             complete_rounds.append(per_round)
             complete_counters.append(counters)
             for label in per_round:
                 times[label].append(per_round[label])
     if not complete_rounds:
         return None
-    ours_label = variants[0][0]
     comparisons = []
     for label, description in variants[1:]:
         ratios = [r[ours_label] / r[label] for r in complete_rounds]
@@ -232,17 +243,34 @@ def throughput(child, plan, failures):
         c = comparisons[-1]
         print(f"  ours/{label}: median {c['ratio_median']:.3f} [{c['ratio_min']:.3f}-{c['ratio_max']:.3f}] "
               f"target <= {target}: {'met' if c['met'] else 'MISSED'}", flush=True)
+        if baseline_label:
+            # The same rounds: baseline / C, and ours / baseline (the same for every reference).
+            c["baseline_ratio"] = spread([r[baseline_label] / r[label] for r in complete_rounds])
+            c["after_before"] = spread([r[ours_label] / r[baseline_label] for r in complete_rounds])
+            print(f"  baseline/{label}: median {c['baseline_ratio']['median']:.3f} "
+                  f"[{c['baseline_ratio']['min']:.3f}-{c['baseline_ratio']['max']:.3f}]", flush=True)
+    baseline_counters = frames.pop(baseline_label, None)
     result = {"key": plan["key"], "name": name, "n": n, "rounds": len(complete_rounds), "target": target,
               "note": plan["note"], "ours": ours_label, "ours_pipeline": variants[0][1].format(n=n),
               "ours_ms": statistics.median(times[ours_label]), "ours_all": times[ours_label],
               "frames": frames, "comparisons": comparisons}
+    if baseline_label:
+        result["baseline"] = {"label": baseline_label, "ms": statistics.median(times[baseline_label]),
+                              "all": times[baseline_label], "frames": baseline_counters,
+                              "after_before": spread([r[ours_label] / r[baseline_label] for r in complete_rounds])}
+        ab = result["baseline"]["after_before"]
+        print(f"  ours/baseline plugin: median {ab['median']:.3f} [{ab['min']:.3f}-{ab['max']:.3f}] "
+              f"({result['ours_ms']:.3f} vs {result['baseline']['ms']:.3f} ms/frame)", flush=True)
     if lossy:
         result["drops"] = {}
-        for label, _ in variants:
+        for label, _, _ in runs:
             delivered = [counters[label]["rendered"] for counters in complete_counters]
             dropped = [n - value for value in delivered]
-            result["drops"][label] = {"delivered": spread(delivered), "dropped": spread(dropped),
-                                      "dropped_all": dropped}
+            entry = {"delivered": spread(delivered), "dropped": spread(dropped), "dropped_all": dropped}
+            if label == baseline_label:
+                result["baseline"]["drops"] = entry
+            else:
+                result["drops"][label] = entry
             print(f"  {label}: dropped {statistics.median(dropped):g} of {n} frames per run "
                   f"[{min(dropped)}-{max(dropped)}]", flush=True)
     return result
@@ -349,35 +377,43 @@ def latencies(child, args, failures):
     return results
 
 
-def copies(child, results, timeout_s, failures):
+def copies(child, results, timeout_s, failures, baseline_child=None):
     """Buffer copies and pool discards of every throughput pipeline (untimed; after every timed run,
-    since it replaces the child's debug log function)."""
+    since it replaces the child's debug log function); our pipelines also with the baseline plugin
+    when there is one."""
     print("\n== buffer copies (GST_PERFORMANCE log, untimed runs)", flush=True)
     rows = []
     for result in results:
-        pipelines = [(result["ours"], result["ours_pipeline"])] + [
-            (c["reference"], c["reference_pipeline"]) for c in result["comparisons"]]
-        for label, description in pipelines:
-            if any(description == row["pipeline"] for row in rows):
+        pipelines = [(result["ours"], result["ours_pipeline"], child, False)]
+        if baseline_child is not None and "baseline" in result:
+            pipelines.append((result["ours"], result["ours_pipeline"], baseline_child, True))
+        pipelines += [(c["reference"], c["reference_pipeline"], child, False) for c in result["comparisons"]]
+        for label, description, runner, is_baseline in pipelines:
+            if any(description == row["pipeline"] and is_baseline == row.get("baseline", False) for row in rows):
                 continue
             try:
-                response = child.call({"op": "copies", "pipeline": description, "n": result["n"],
-                                       "timeout": timeout_s, "lossy": "drops" in result}, timeout_s + 60)
+                response = runner.call({"op": "copies", "pipeline": description, "n": result["n"],
+                                        "timeout": timeout_s, "lossy": "drops" in result}, timeout_s + 60)
             except Hang as error:
                 failures.append(str(error))
                 continue
             if not response.get("ok"):
                 failures.append(response["error"])
                 continue
-            rows.append({"label": f"{result['name']}: `{label}`", "n": result["n"], "pipeline": description,
-                         "copied": response["copied"], "discarded": response["discarded"]})
+            rows.append({"label": f"{result['name']}: `{label}`" + (", baseline plugin" if is_baseline else ""),
+                         "n": result["n"], "pipeline": description, "copied": response["copied"],
+                         "discarded": response["discarded"]})
+            if is_baseline:
+                rows[-1]["baseline"] = True
             print(f"  {result['name']}: {label}: {response['copied']} GstBuffer copies, "
                   f"{response['discarded']} pool discards for {result['n']} frames", flush=True)
     return rows
 
 
-def measure(child, args, wanted, failures):
-    """Everything of the section but the buffer copies (see copies()); returns the section's dict."""
+def measure(child, args, wanted, failures, baseline_child=None):
+    """Everything of the section but the buffer copies (see copies()); returns the section's dict.
+    With `baseline_child`, the throughput comparisons also run our variants with the baseline plugin
+    (see throughput()), and the checks of our elements run with it too."""
     section = {"settings": {"rounds": args.rounds, "hop_rounds": args.hop_rounds,
                             "latency_frames": args.latency_frames, "latency_warmup": args.latency_warmup},
                "videoflip": VIDEOFLIP, "checks": [], "baselines": {}, "throughput": [], "latency": [],
@@ -391,6 +427,16 @@ def measure(child, args, wanted, failures):
             failures.append(f"the element checks failed: {response['error']}")
     except Hang as error:
         failures.append(f"the element checks hung: {error}")
+    if baseline_child is not None:
+        try:
+            response = baseline_child.call({"op": "check"}, 120)
+            if response.get("ok"):
+                section["checks"] += [{**check, "check": "baseline plugin: " + check["check"]}
+                                      for check in response["checks"] if "trackprocessor" in check["check"]]
+            else:
+                failures.append(f"the element checks with the baseline plugin failed: {response['error']}")
+        except Hang as error:
+            failures.append(f"the element checks with the baseline plugin hung: {error}")
     for check in section["checks"]:
         print(f"  {check['check']}: {check['outcome']}{'' if check['ok'] else '  <-- CHECK FAILED'}")
         if not check["ok"]:
@@ -403,7 +449,7 @@ def measure(child, args, wanted, failures):
             section["baselines"][fmt] = value
             print(f"  {fmt}: {value:.3f} ms/frame" if value else f"  {fmt}: failed", flush=True)
     for plan in plans(args, wanted):
-        result = throughput(child, plan, failures)
+        result = throughput(child, plan, failures, baseline_child)
         if result is not None:
             section["throughput"].append(result)
     if wanted("latency"):
@@ -427,6 +473,13 @@ def print_table(section):
                   f"{'<=' + str(result['target']):>7} {('yes' if c['met'] else 'NO') + ('?' if c['ratio_min'] <= result['target'] < c['ratio_max'] else ''):>4} "
                   f"{ours_frames['rendered']:>4}/{result['n']:<4}")
     print("(a '?' after yes/NO: the per-round [min-max] range straddles the target, so the verdict is not robust)")
+    for result in results:
+        if "baseline" in result:
+            b = result["baseline"]
+            print(f"{result['name']}: baseline plugin {b['ms']:.3f} ms/frame; ours/baseline "
+                  f"{b['after_before']['median']:.3f} [{b['after_before']['min']:.3f}-{b['after_before']['max']:.3f}]; "
+                  + "; ".join(f"baseline/{c['reference']} {c['baseline_ratio']['median']:.3f}"
+                              for c in result["comparisons"]))
     print("-" * width)
     for r in latency:
         print(f"latency {r['label']:<52} median {r['median']:7.3f} ms   p99 {r['p99']:7.3f} ms   "

@@ -96,4 +96,21 @@ static inline void swift_signal_emit_by_name_uint_string(gpointer instance, cons
 static inline gboolean swift_signal_emit_by_name_returning_bool(gpointer instance, const gchar *signal) { gboolean result = FALSE; g_signal_emit_by_name(instance, signal, &result); return result; }
 static inline GType swift_type_webrtc_session_description(void) { return GST_TYPE_WEBRTC_SESSION_DESCRIPTION; }
 
+// ---- transform-frame: samples through a signal (g_signal_emit is variadic) ----
+static inline GType swift_type_sample(void) { return GST_TYPE_SAMPLE; }
+static inline GType swift_type_static_scope(GType type) { return type | G_SIGNAL_TYPE_STATIC_SCOPE; }
+static inline GstSample *swift_signal_emit_sample(gpointer instance, guint signal_id, GQuark detail, GstSample *sample) { GstSample *result = NULL; g_signal_emit(instance, signal_id, detail, sample, &result); return result; }
+static inline void swift_structure_take_int64(GstStructure *s, GQuark field, gint64 v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_INT64); g_value_set_int64(&value, v); gst_structure_id_take_value(s, field, &value); }
+static inline void swift_structure_take_uint64(GstStructure *s, GQuark field, guint64 v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_UINT64); g_value_set_uint64(&value, v); gst_structure_id_take_value(s, field, &value); }
+static inline void swift_structure_take_int(GstStructure *s, GQuark field, gint v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_INT); g_value_set_int(&value, v); gst_structure_id_take_value(s, field, &value); }
+static inline void swift_structure_take_uint(GstStructure *s, GQuark field, guint v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_UINT); g_value_set_uint(&value, v); gst_structure_id_take_value(s, field, &value); }
+static inline void swift_structure_take_boolean(GstStructure *s, GQuark field, gboolean v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_BOOLEAN); g_value_set_boolean(&value, v); gst_structure_id_take_value(s, field, &value); }
+/* `v` must outlive the structure (a string literal or an interned string). */
+static inline void swift_structure_take_static_string(GstStructure *s, GQuark field, const gchar *v) { GValue value = G_VALUE_INIT; g_value_init(&value, G_TYPE_STRING); g_value_set_static_string(&value, v); gst_structure_id_take_value(s, field, &value); }
+static inline void swift_structure_take_uint_array(GstStructure *s, GQuark field, const guint *v, guint count) {
+    GValue array = G_VALUE_INIT; g_value_init(&array, GST_TYPE_ARRAY);
+    for (guint i = 0; i < count; i++) { GValue item = G_VALUE_INIT; g_value_init(&item, G_TYPE_UINT); g_value_set_uint(&item, v[i]); gst_value_array_append_and_take_value(&array, &item); }
+    gst_structure_id_take_value(s, field, &array);
+}
+
 #endif

@@ -153,6 +153,13 @@ public struct ElementSignal<Element: ElementSubclass>: @unchecked Sendable {
         Self(spec: SignalSpec(name, parameters: parameters, isAction: false), handler: nil)
     }
 
+    /// Emitted by the element for a handler to answer: `name::detail(parameters...) -> returns`.
+    /// Only the first connected handler runs; its return value is the answer.
+    public static func emitted(_ name: String, parameters: [GType], returns: GType, detailed: Bool) -> Self {
+        Self(spec: SignalSpec(name, parameters: parameters, returns: returns, isAction: false,
+                              isDetailed: detailed, firstHandlerWins: true), handler: nil)
+    }
+
     /// Action `name (GstStructure) -> void`; the handler gets the structure's text (nil when NULL).
     public static func action(_ name: String, structure handler: @escaping (Element, String?) -> Void) -> Self {
         Self(spec: SignalSpec(name, parameters: [swift_type_structure()], isAction: true),

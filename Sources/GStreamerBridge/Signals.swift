@@ -10,12 +10,20 @@ public struct SignalSpec: Sendable {
     public var parameterTypes: [GType]
     public var returnType: GType
     public var isAction: Bool
+    /// Handlers may connect to `name::detail` and the element emits with a detail.
+    public var isDetailed: Bool
+    /// The first handler's return value is the result: later handlers do not run
+    /// (`g_signal_accumulator_first_wins`). Otherwise the last handler's value is.
+    public var firstHandlerWins: Bool
 
-    public init(_ name: String, parameters: [GType] = [], returns: GType = swift_type_none(), isAction: Bool) {
+    public init(_ name: String, parameters: [GType] = [], returns: GType = swift_type_none(), isAction: Bool,
+                isDetailed: Bool = false, firstHandlerWins: Bool = false) {
         self.name = name
         self.parameterTypes = parameters
         self.returnType = returns
         self.isAction = isAction
+        self.isDetailed = isDetailed
+        self.firstHandlerWins = firstHandlerWins
     }
 
     @discardableResult
@@ -30,9 +38,11 @@ public struct SignalSpec: Sendable {
         }
         var flags = G_SIGNAL_RUN_LAST.rawValue
         if isAction { flags |= G_SIGNAL_ACTION.rawValue }
+        if isDetailed { flags |= G_SIGNAL_DETAILED.rawValue }
         var types = parameterTypes
+        let accumulator: GSignalAccumulator? = firstHandlerWins ? g_signal_accumulator_first_wins : nil
         return types.withUnsafeMutableBufferPointer { buffer in
-            g_signal_newv(name, type, GSignalFlags(rawValue: flags), closure, nil, nil, nil,
+            g_signal_newv(name, type, GSignalFlags(rawValue: flags), closure, accumulator, nil, nil,
                           returnType, guint(buffer.count), buffer.baseAddress)
         }
     }

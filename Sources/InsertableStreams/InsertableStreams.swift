@@ -15,6 +15,7 @@ public enum InsertableStreams {
     @discardableResult
     public static func registerElements(plugin: OpaquePointer? = nil) -> Bool {
         BuiltinTransforms.registerAll()
+        AppTransform.register()
         let processor = registerElement(TrackProcessorElement.self, name: "trackprocessor", plugin: plugin)
         let generator = registerElement(TrackGeneratorElement.self, name: "trackgenerator", plugin: plugin)
         let scriptTransform = registerElement(RtpScriptTransformElement.self, name: "rtpscripttransform", plugin: plugin)

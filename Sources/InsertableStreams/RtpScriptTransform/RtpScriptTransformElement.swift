@@ -78,6 +78,10 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked 
             .action("send-key-frame-request", returningBool: { $0.sendKeyFrameRequest() }),
             // message(GstStructure): a message the transform posted.
             .emitted("message", parameters: [swift_type_structure()]),
+            // transform-frame::NAME(GstSample) -> GstSample: the app transform's frames (worker thread).
+            TransformFrameSignal.declaration(RtpScriptTransformElement.self),
+            // post-worker-message(GstStructure): a transform-frame handler's postMessage.
+            .action("post-worker-message", structure: { $0.postWorkerMessage($1) }),
         ]).map(\.declaration)
     }
 
@@ -116,6 +120,15 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked 
             return
         }
         worker.deliver(message)
+    }
+
+    /// `post-worker-message`: what a transform-frame handler posts, as a transform's postMessage.
+    private func postWorkerMessage(_ text: String?) {
+        guard let text, let message = try? TransformMessage(parsing: text) else {
+            postWarning(.core(GST_CORE_ERROR_FAILED), "post-worker-message needs a GstStructure", debug: nil)
+            return
+        }
+        deliverToApplication(message)
     }
 
     private func generateKeyFrame(rid: String?) -> Bool {

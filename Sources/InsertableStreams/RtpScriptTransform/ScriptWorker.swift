@@ -14,7 +14,7 @@ import Synchronization
 /// from the application, key frame requests from downstream, frames enqueued from other
 /// threads), then data: each buffer becomes an encoded frame handed to the chain, each event is
 /// pushed on in its place.
-final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
+final class ScriptWorker: EncodedTransformHost, ApplicationSignalHost, @unchecked Sendable {
     private enum DataItem: @unchecked Sendable {
         case buffer(UnsafeMutablePointer<GstBuffer>)
         case event(UnsafeMutablePointer<GstEvent>)
@@ -33,7 +33,7 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     private let srcPad: UnsafeMutablePointer<GstPad>
     let side: TransformSide
     let options: TransformMessage
-    private let rid: String?
+    let rid: String?
     private let capacity: Int
     private let streamInfo: RTPStreamInfoSource
     let counters: Counters
@@ -56,6 +56,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     // Worker thread only.
     private var workerCodec: EncodedCodec?
     private var workerSize: Size?
+    /// The caps of the frames the chain processes now (a reference), for the app transform.
+    private(set) var currentCaps: UnsafeMutablePointer<GstCaps>?
     private var chainStarted = false
     private var chainFailed = false
     private var sequence: UInt64 = 0
@@ -101,6 +103,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
         transformChain = TransformChain(stages: transformers, host: self)
         thread = StreamWorker(pad: srcPad) { [unowned(unsafe) self] in self.iterate() }
     }
+
+    deinit { if let currentCaps { gst_caps_unref(currentCaps) } }
 
     private struct SendablePad: @unchecked Sendable { let pad: UnsafeMutablePointer<GstPad> }
 
@@ -264,6 +268,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
             gst_event_parse_caps(event, &caps)
             if let caps, let (codec, width, height) = RtpScriptTransformElement.codec(of: caps) {
                 noteCaps(codec: codec, width: width, height: height)
+                if let previous = currentCaps { gst_caps_unref(previous) }
+                currentCaps = gst_caps_ref(caps)
             }
         case GST_EVENT_EOS:
             do { try transformChain.flush() } catch { failures.report(error, element: element) }
@@ -324,6 +330,8 @@ final class ScriptWorker: EncodedTransformHost, @unchecked Sendable {
     func post(_ message: TransformMessage) {
         element.deliverToApplication(message)
     }
+
+    var signalElement: ElementSubclass { element }
 
     func generateKeyFrame(rid requested: String?, completion: (@Sendable (Result<Int64?, EncodedTransformError>) -> Void)?) throws {
         guard side == .send else {

@@ -11,7 +11,7 @@ import Synchronization
 /// One buffer's path: `render` (streaming thread) wraps it as a frame and pushes it into the
 /// ring -> `iterate` (worker thread) -> `TransformChain.process` -> each transform's
 /// `controller.enqueue` -> `write` -> `FrameChannel.write` -> the generator's `create`.
-final class ProcessorWorker: TransformHost, @unchecked Sendable {
+final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Sendable {
     typealias Frame = MediaFrame
 
     enum Output {
@@ -174,4 +174,9 @@ final class ProcessorWorker: TransformHost, @unchecked Sendable {
     func schedule(_ work: @escaping @Sendable () throws -> Void) { ring.pushControl(.run(work)) }
 
     func post(_ message: TransformMessage) { element.deliverToApplication(message) }
+
+    var signalElement: ElementSubclass { element }
+
+    /// `post-message`: delivered to every transform on the worker thread, after what waits.
+    func deliver(_ message: TransformMessage) { ring.pushControl(.message(message)) }
 }

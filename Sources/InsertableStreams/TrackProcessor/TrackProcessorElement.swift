@@ -53,6 +53,18 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, @unchecked Sen
                      blurb: "Frames dropped from the ring because the consumer was slower than the source, or flushed (discardedFrames)") { $0.ring.droppedCount },
         ]).map(\.declaration)
     }
+    override class var signals: [SignalDeclaration] {
+        [ElementSignal<TrackProcessorElement>]([
+            // post-message(GstStructure): delivers a message to the running transforms.
+            .action("post-message", structure: { $0.postMessage($1) }),
+            // message(GstStructure): a message a transform posted.
+            .emitted("message", parameters: [swift_type_structure()]),
+            // transform-frame::NAME(GstSample) -> GstSample: the app transform's frames (worker thread).
+            TransformFrameSignal.declaration(TrackProcessorElement.self),
+            // post-worker-message(GstStructure): a transform-frame handler's postMessage.
+            .action("post-worker-message", structure: { $0.postWorkerMessage($1) }),
+        ]).map(\.declaration)
+    }
 
     /// What the current caps describe; read on the streaming thread for every buffer.
     private enum MediaDescription: @unchecked Sendable {
@@ -156,9 +168,35 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, @unchecked Sen
         }
     }
 
-    /// A transform's `postMessage`: an element message on the bus.
+    /// A transform's `postMessage`: the `message` signal, then an element message on the bus.
     func deliverToApplication(_ message: TransformMessage) {
-        postElementMessage(message.description)
+        let text = message.description
+        emitSignal("message", [.structure(text)])
+        postElementMessage(text)
+    }
+
+    /// `post-message`: the message goes to the running transforms.
+    private func postMessage(_ text: String?) {
+        guard let text, let message = try? TransformMessage(parsing: text) else {
+            postWarning(.core(GST_CORE_ERROR_FAILED), "post-message needs a GstStructure",
+                        debug: "emit post-message with a GstStructure, e.g. Gst.Structure.new_from_string(\"settings, level=(int)3\")")
+            return
+        }
+        guard let worker = running.withLock({ $0.worker }) else {
+            postWarning(.core(GST_CORE_ERROR_STATE_CHANGE), "post-message: no transform is running, message \(message.name) dropped",
+                        debug: "messages reach the transforms between the READY and NULL states of an element with a worker or pipe-to")
+            return
+        }
+        worker.deliver(message)
+    }
+
+    /// `post-worker-message`: what a transform-frame handler posts, as a transform's postMessage.
+    private func postWorkerMessage(_ text: String?) {
+        guard let text, let message = try? TransformMessage(parsing: text) else {
+            postWarning(.core(GST_CORE_ERROR_FAILED), "post-worker-message needs a GstStructure", debug: nil)
+            return
+        }
+        deliverToApplication(message)
     }
 
     // MARK: caps
