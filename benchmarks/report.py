@@ -52,6 +52,7 @@ def render(results):
                 "temporary GST_PLUGIN_PATH holding only that file, with a private GST_REGISTRY")
         add(f"- Duration of the measurements: {run['seconds']:.0f} s")
         add("")
+    before_after_markdown(add, results)
     if results.get("raw"):
         raw_markdown(add, results["raw"])
     if "streams" in results.get("encoded", {}):  # a section whose run failed has only its failures
@@ -70,6 +71,88 @@ def render(results):
         add(f"- HANG: {hang}")
     add("")
     return "\n".join(lines)
+
+
+def spread_text(value, digits=3):
+    return f"{value['median']:.{digits}f} [{value['min']:.{digits}f}-{value['max']:.{digits}f}]" if value else "n/a"
+
+
+def before_after_markdown(add, results):
+    """The before/after table, from the sections measured with a baseline plugin (their "baseline")."""
+    raw = results.get("raw") if "baseline" in results.get("raw", {}) else None
+    encoded = results.get("encoded") if "streams" in results.get("encoded", {}) and "baseline" in results[
+        "encoded"] else None
+    if not raw and not encoded:
+        return
+    sections = [section for section in (raw, encoded) if section]
+    baseline = sections[0]["baseline"]
+    label = baseline.get("label")
+    add(f"## Before/after {label} (one run)" if label else "## Before/after: this build vs a baseline build (one run)")
+    add("")
+    for section, name in ((raw, "Raw frames"), (encoded, "Encoded transforms")):
+        if section:
+            b, run = section["baseline"], section["run"]
+            add(f"- {name} ({run['date']}): after = package commit {run['commit']}; before = the plugin built from "
+                f"commit {b['commit']} by the same command (`{b['plugin']}`, sha256 {b['sha256'][:12]}; the "
+                f"plugin under test: sha256 {(b['ours_sha256'] or 'unknown')[:12]}).")
+    add("")
+    add("Both plugins were measured in the SAME run and the same interleaved rounds: the baseline plugin is loaded by a")
+    add("second child process (GST_PLUGIN_PATH = its own folder, its own private GST_REGISTRY file), and its run of our")
+    add("pipeline is one more variant of every round of the comparisons below (raw: last in the order, first in the")
+    add("reversed rounds; encoded: right after ours). Its runs are checked like ours (N of N frames, or every frame")
+    add("accounted for with drops). Per round: after = ours / C, before = baseline / C, after/before = ours / baseline;")
+    add("each reported as median [min-max] over the rounds. Lower is better in all three columns: after/before below")
+    add("1 means the plugin under test is faster than the baseline. Method, pipelines and per-round times: the")
+    add("sections below.")
+    add("")
+    add("| Comparison | N x rounds | After: ours / C | Before: baseline / C | After / before | Per frame: after / before |")
+    add("|---|---|---|---|---|---|")
+    for result in raw["throughput"] if raw else []:
+        if "baseline" not in result:
+            continue
+        b = result["baseline"]
+        for c in result["comparisons"]:
+            ours_ratio = {"median": c["ratio_median"], "min": c["ratio_min"], "max": c["ratio_max"]}
+            add(f"| {result['name']}: `{result['ours']}` vs `{c['reference']}` | {result['n']} x {result['rounds']} | "
+                f"{spread_text(ours_ratio)} | {spread_text(c['baseline_ratio'])} | {spread_text(c['after_before'])} | "
+                f"{result['ours_ms']:.3f} / {b['ms']:.3f} ms |")
+    for s in encoded["streams"] if encoded else []:
+        if "baseline" not in s:
+            continue
+        b = s["baseline"]
+        pf = s["per_frame"]
+        rows = [("whole pipeline", s["whole"], b["whole"], b["after_before"]["whole"],
+                 pf["identity"]["median"], pf["identity_baseline"]["median"]),
+                ("per hop (wall)", s["hop"], b["hop"], b["after_before"]["hop"], s["hop_ours"], b["hop_baseline"]),
+                ("per hop (CPU)", s["cpu_hop"], b["cpu_hop"], b["after_before"]["cpu_hop"], s["cpu_hop_ours"],
+                 b["cpu_hop_baseline"])]
+        for measure, after, before, ratio, mine, theirs in rows:
+            add(f"| Encoded {s['name']}: `rtpscripttransform worker=identity` vs `queue`, {measure} | "
+                f"{s['n']} x {s['rounds']} | {spread_text(after)} | {spread_text(before)} | {spread_text(ratio)} | "
+                f"{mine:.2f} / {theirs:.2f} us |")
+    add("")
+    notes = []
+    for result in raw["throughput"] if raw else []:
+        if "drops" in result.get("baseline", {}):
+            ours = result["drops"][result["ours"]]["dropped"]
+            before = result["baseline"]["drops"]["dropped"]
+            notes.append(f"- {result['name']}: frames dropped per run of {result['n']}, median [min-max]: after "
+                         f"{count_text(ours['median'])} [{ours['min']}-{ours['max']}], before "
+                         f"{count_text(before['median'])} [{before['min']}-{before['max']}].")
+    names = {"hop": "per hop (wall)", "cpu_hop": "per hop (CPU)"}
+    for s in encoded["streams"] if encoded else []:
+        b = s.get("baseline", {})
+        skipped = [f"before {names[key]}: {b[key + '_skipped']}" for key in names if b.get(key + "_skipped")]
+        skipped += [f"after/before {names[key]}: {b['after_before'][key + '_skipped']}" for key in names
+                    if b.get("after_before", {}).get(key + "_skipped")]
+        if skipped:
+            notes.append(f"- Encoded {s['name']}: rounds left out of a per-hop ratio because its divisor (the queue's "
+                         f"or the baseline plugin's time over the pipeline without a hop) was not positive: "
+                         f"{', '.join(skipped)}.")
+    notes.append("- The per-hop figures are small differences of noisy whole-pipeline times, so their ranges are wide.")
+    for note in notes:
+        add(note)
+    add("")
 
 
 def raw_markdown(add, raw):
@@ -159,9 +242,13 @@ def raw_markdown(add, raw):
         add("| Comparison | Element | N x rounds | Delivered to the fakesink | Dropped | Dropped per round (in round order) |")
         add("|---|---|---|---|---|---|")
         for result in lossy:
-            for label, drops in result["drops"].items():
+            rows = [(f"`{label}`", drops) for label, drops in result["drops"].items()]
+            if "drops" in result.get("baseline", {}):
+                rows.insert(1, (f"`{result['ours']}`, baseline plugin ({raw['baseline']['commit']})",
+                                result["baseline"]["drops"]))
+            for label, drops in rows:
                 delivered, dropped = drops["delivered"], drops["dropped"]
-                add(f"| {result['name']} | `{label}` | {result['n']} x {result['rounds']} | "
+                add(f"| {result['name']} | {label} | {result['n']} x {result['rounds']} | "
                     f"{count_text(delivered['median'])} [{delivered['min']}-{delivered['max']}] | "
                     f"{count_text(dropped['median'])} [{dropped['min']}-{dropped['max']}] | "
                     + ", ".join(str(value) for value in drops["dropped_all"]) + " |")
@@ -170,6 +257,9 @@ def raw_markdown(add, raw):
     add("")
     for result in results:
         add(f"- {result['name']}, ours: " + ", ".join(f"{v:.3f}" for v in result["ours_all"]))
+        if "baseline" in result:
+            add(f"  - baseline plugin ({raw['baseline']['commit']}): "
+                + ", ".join(f"{v:.3f}" for v in result["baseline"]["all"]))
         for c in result["comparisons"]:
             add(f"  - `{c['reference']}`: " + ", ".join(f"{v:.3f}" for v in c["ref_all"]))
     add("")

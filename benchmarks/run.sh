@@ -10,6 +10,18 @@
 #   benchmarks/run.sh --only hop,drop # only some parts of the raw section (hop,drop,mirror,sepia,latency)
 #   benchmarks/run.sh --rounds 3      # extra arguments go to benchmarks/bench.py (see --help)
 #
+# Before/after in one run: build the plugin of the older commit yourself, copy its
+# libgstinsertablestreams.so alone into a folder, and name that folder:
+#
+#   benchmarks/run.sh --only hop,drop,mirror,sepia,latency,encoded \
+#       --baseline-plugin /tmp/plugin-before --baseline-commit 047780a --baseline-label "the core redesign"
+#
+# A second child process loads the plugin from that folder (GST_PLUGIN_PATH=<folder>, its own
+# private GST_REGISTRY) and runs our variant of every raw throughput comparison and of the encoded
+# hop as one more variant of the same interleaved rounds; results.json then holds baseline/C and
+# ours/baseline ratios too, and BENCHMARKS.md gets a "Before/after <label> (one run)" table. The
+# run's time limit is 20 minutes, 40 with a baseline plugin.
+#
 # A run replaces in results.json the sections it measured (raw, encoded, sframe) and keeps the
 # others, then renders the whole of BENCHMARKS.md from it. Any of hop,drop,mirror,sepia,latency
 # re-measures the raw section with only those parts: run all of them before committing.
@@ -87,10 +99,14 @@ export BENCH_COMMIT="$commit"
 export BENCH_SWIFT="$(swift --version 2>&1 | head -n 1)"
 
 echo "== benchmarking${GST_PLUGIN_PATH:+ (plugin from $GST_PLUGIN_PATH)}"
+limit=20
+for arg in "$@"; do
+    [[ "$arg" == --baseline-plugin* ]] && limit=40
+done
 status=0
-timeout 1200 "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" \
+timeout $((limit * 60)) "$python" benchmarks/bench.py --output "$root/BENCHMARKS.md" \
     --results "$root/benchmarks/results.json" "$@" || status=$?
 if [[ $status -eq 124 ]]; then
-    echo "run.sh: the benchmark did not finish within 20 minutes" >&2
+    echo "run.sh: the benchmark did not finish within $limit minutes" >&2
 fi
 exit "$status"

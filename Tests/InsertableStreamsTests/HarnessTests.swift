@@ -7,7 +7,7 @@ import XCTest
 final class HarnessTests: XCTestCase {
     override func setUp() { _ = TestEnvironment.ready }
 
-    private final class Harness {
+    final class Harness {
         let pointer: UnsafeMutablePointer<GstHarness>
         init(_ description: String, caps: String) throws {
             guard let harness = gst_harness_new_parse(description) else { throw TestFailure("cannot make a harness of \(description)") }
@@ -50,9 +50,10 @@ final class HarnessTests: XCTestCase {
         }
     }
 
-    private static let opusCaps = "audio/x-opus, channel-mapping-family=(int)0, channels=(int)2, rate=(int)48000"
+    private func opusFrame(_ index: Int) -> [UInt8] { Self.opusFrame(index) }
+    static let opusCaps = "audio/x-opus, channel-mapping-family=(int)0, channels=(int)2, rate=(int)48000"
 
-    private func opusFrame(_ index: Int) -> [UInt8] {
+    static func opusFrame(_ index: Int) -> [UInt8] {
         [0xfc] + (0..<159).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
     }
 

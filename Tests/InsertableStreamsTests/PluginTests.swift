@@ -59,7 +59,8 @@ final class PluginTests: XCTestCase {
         let processor = try run("/usr/bin/gst-inspect-1.0", ["trackprocessor"])
         XCTAssertEqual(processor.status, 0, processor.output)
         for expected in ["Sink/Video/Audio", "max-buffer-size", "Frames the ring holds before it drops the oldest",
-                         "Range: 0 - 1024 Default: 0", "pipe-to", "Known: blur, delay, gain, grayscale, identity, invert, mirror, pip, sepia",
+                         "Range: 0 - 1024 Default: 0", "pipe-to", "Known: app, blur, delay, gain, grayscale, identity, invert, mirror, pip, sepia",
+                         "\"transform-frame\" :  GstSample* user_function (GstElement* object,", "\"post-message\" :  void user_function (GstElement* object,",
                          "discarded-frames", "format: { (string)I420, (string)Y42B, (string)Y444, (string)NV12, (string)RGBA"] {
             XCTAssertTrue(processor.output.contains(expected), "gst-inspect trackprocessor lacks: \(expected)")
         }
@@ -70,10 +71,11 @@ final class PluginTests: XCTestCase {
         }
         let script = try run("/usr/bin/gst-inspect-1.0", ["rtpscripttransform"])
         for expected in ["Filter/Network/RTP", "video/x-vp8", "alignment: au", "audio/x-opus", "audio/G722",
-                         "Known (parameters): identity; negate (clear); sframe (suite, clear, wait-for-key-frame, replay-window)", "keys=\"<id>:<hex>,...\"", "Boxed pointer of type \"GstStructure\"", "(2): receive",
+                         "Known (parameters): app (name); identity; negate (clear); sframe (suite, clear, wait-for-key-frame, replay-window)", "keys=\"<id>:<hex>,...\"", "Boxed pointer of type \"GstStructure\"", "(2): receive",
                          "Range: 1 - 10000 Default: 60", "rejected-frames", "key-frame-requests",
                          "\"message\" :  void user_function (GstElement* object,", "\"post-message\" :  void user_function (GstElement* object,",
-                         "\"generate-key-frame\" :  gboolean user_function (GstElement* object,", "\"send-key-frame-request\" :  gboolean user_function (GstElement* object);"] {
+                         "\"generate-key-frame\" :  gboolean user_function (GstElement* object,", "\"send-key-frame-request\" :  gboolean user_function (GstElement* object);",
+                         "\"transform-frame\" :  GstSample* user_function (GstElement* object,", "\"post-worker-message\" :  void user_function (GstElement* object,"] {
             XCTAssertTrue(script.output.contains(expected), "gst-inspect rtpscripttransform lacks: \(expected)")
         }
     }
@@ -141,6 +143,22 @@ final class PluginTests: XCTestCase {
         }
         if !current.isEmpty { arguments.append(current) }
         return arguments.map { $0.replacingOccurrences(of: "\"", with: "") }
+    }
+
+    /// examples/c/transform-frame.c, built with the C compiler: the transform-frame signal's C ABI
+    /// (a handler rewriting encoded and raw frames in place, pictures compared with the
+    /// pipeline without it).
+    func testCApplicationHandlesTransformFrame() throws {
+        let source = Self.packageRoot.appendingPathComponent("examples/c/transform-frame.c").path
+        let binary = NSTemporaryDirectory() + "transform-frame-\(getpid())"
+        let build = try run("/bin/sh", ["-c", "cc -Wall -Werror -Wno-unused-parameter '\(source)' -o '\(binary)' $(pkg-config --cflags --libs gstreamer-1.0)"])
+        XCTAssertEqual(build.status, 0, build.output)
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        let result = try run(binary, [])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("encoded: 60 frames through 2 handlers, 60 written in place, decoded 30, pictures identical"), result.output)
+        XCTAssertTrue(result.output.contains("raw: 10 frames,") && result.output.contains("output is 255 - input"), result.output)
+        XCTAssertTrue(result.output.contains("c-app: passed"), result.output)
     }
 
     func testPythonApplicationUsesThePlugin() throws {
