@@ -21,29 +21,6 @@ import Foundation
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
-/// GStreamer's include directories from pkg-config. The system-library target does not use
-/// `pkgConfig:` because SwiftPM warns about the `-pthread` that pkg-config reports.
-func gstreamerIncludeFlags() -> [String] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["pkg-config", "--cflags-only-I", "gstreamer-video-1.0", "gstreamer-audio-1.0", "nice"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    var output = ""
-    if (try? process.run()) != nil {
-        process.waitUntilExit()
-        output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
-    var directories = output.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        .filter { $0.hasPrefix("-I") }.map { String($0.dropFirst(2)) }
-    if directories.isEmpty {  // Debian's locations, so the error names the missing package
-        directories = ["/usr/include/gstreamer-1.0", "/usr/include/glib-2.0",
-                       "/usr/lib/x86_64-linux-gnu/glib-2.0/include", "/usr/include/orc-0.4"]
-    }
-    return directories.flatMap { ["-Xcc", "-I\($0)"] }
-}
-let gstreamerSwiftSettings: [SwiftSetting] = [.unsafeFlags(gstreamerIncludeFlags())]
-
 let package = Package(
     name: "gst-insertable-streams",
     products: [
@@ -66,43 +43,43 @@ let package = Package(
         .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
     targets: [
-        .systemLibrary(name: "CGStreamer"),
-        .target(name: "GStreamerBridge", dependencies: ["CGStreamer"], swiftSettings: gstreamerSwiftSettings),
+        // GStreamer's headers come from pkg-config (gstreamer-video-1.0 and what it requires: the
+        // same folder holds the audio and RTP headers); the module map names the libraries.
+        .systemLibrary(name: "CGStreamer", pkgConfig: "gstreamer-video-1.0",
+                       providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]),
+        // webrtcbin, SDP and libnice headers: the webrtc examples only (libnice's headers need its own
+        // folder on the path; the GStreamer ones come with CGStreamer).
+        .systemLibrary(name: "CGStreamerWebRTC", pkgConfig: "nice",
+                       providers: [.apt(["libgstreamer-plugins-bad1.0-dev", "libnice-dev"])]),
+        // GstHarness: the tests only.
+        .systemLibrary(name: "CGStreamerCheck", pkgConfig: "gstreamer-check-1.0",
+                       providers: [.apt(["libgstreamer1.0-dev"])]),
+        .target(name: "GStreamerBridge", dependencies: ["CGStreamer"]),
         // The generic transformer / chain / catalog / worker grammar / messages: no GStreamer.
         .target(name: "TransformCore"),
         // The one hand-off queue (and its lock): no GStreamer.
         .target(name: "Handoff"),
-        .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"],
-                swiftSettings: gstreamerSwiftSettings),
-        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"],
-                swiftSettings: gstreamerSwiftSettings),
+        .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"]),
+        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"]),
         .target(name: "SFrame", dependencies: [
                     .product(name: "Crypto", package: "swift-crypto"),
                     .product(name: "CryptoExtras", package: "swift-crypto"),
                 ]),
-        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"],
-                swiftSettings: gstreamerSwiftSettings),
+        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"]),
         .target(name: "InsertableStreams",
-                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms"],
-                swiftSettings: gstreamerSwiftSettings),
-        .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "InsertableStreams"],
-                swiftSettings: gstreamerSwiftSettings,
-                linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0"), .linkedLibrary("nice")]),
-        .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"],
-                          swiftSettings: gstreamerSwiftSettings),
+                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms"]),
+        .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "CGStreamerWebRTC", "InsertableStreams"]),
+        .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"]),
         .target(name: "BrowserCall",
-                dependencies: ["CGStreamer", "WebRTCLoopback", "InsertableStreams",
+                dependencies: ["CGStreamer", "CGStreamerWebRTC", "WebRTCLoopback", "InsertableStreams",
                                .product(name: "FlyingFox", package: "FlyingFox")],
-                resources: [.copy("Web")],
-                swiftSettings: gstreamerSwiftSettings),
-        .executableTarget(name: "BrowserCallServer", dependencies: ["BrowserCall", "CGStreamer", "InsertableStreams"],
-                          swiftSettings: gstreamerSwiftSettings),
+                resources: [.copy("Web")]),
+        .executableTarget(name: "BrowserCallServer", dependencies: ["BrowserCall", "CGStreamer", "InsertableStreams"]),
         .target(
             name: "InsertableStreamsPlugin",
             dependencies: ["InsertableStreams"],
             path: "plugin",
             exclude: ["exports.map", "build-with-swiftpm.sh"],
-            swiftSettings: gstreamerSwiftSettings,
             linkerSettings: [
                 .unsafeFlags([
                     // The Swift runtime goes inside the plugin: no toolchain rpath is needed.
@@ -115,20 +92,17 @@ let package = Package(
                     "-Xlinker", "-znodelete",
                 ]),
             ]),
-        .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"],
-                          swiftSettings: gstreamerSwiftSettings),
+        .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"]),
         .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
         // The transform core and the hand-off queue alone: fast, no GStreamer.
         .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
-                                   "GStreamerBridge", "Handoff", "SFrame"],
-                    swiftSettings: gstreamerSwiftSettings,
-                    linkerSettings: [.linkedLibrary("gstcheck-1.0")]),
+                                   "GStreamerBridge", "Handoff", "SFrame", "CGStreamerCheck"],
+),
         // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
         // from the plugin's.
         .testTarget(name: "ExampleTests",
-                    dependencies: ["InsertableStreams", "CGStreamer", "WebRTCLoopback", "BrowserCall"],
-                    swiftSettings: gstreamerSwiftSettings),
+                    dependencies: ["InsertableStreams", "CGStreamer", "CGStreamerWebRTC", "WebRTCLoopback", "BrowserCall"]),
     ]
 )

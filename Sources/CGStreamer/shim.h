@@ -11,15 +11,6 @@
 #include <gst/video/video.h>
 #include <gst/audio/audio.h>
 #include <gst/rtp/rtp.h>
-// GstHarness (gst-check): headers only; the test targets link gstcheck-1.0.
-#include <gst/check/gstharness.h>
-// webrtcbin and SDP: headers only; the targets that use them link gstwebrtc-1.0 and gstsdp-1.0.
-#include <gst/sdp/sdp.h>
-#define GST_USE_UNSTABLE_API  // webrtc headers of plugins-bad; acknowledges that API is unstable
-#include <gst/webrtc/webrtc.h>
-// libnice (headers only; WebRTCLoopback links it): to choose the addresses ICE gathers on.
-#include <nice/agent.h>
-#include <nice/interfaces.h>
 
 // ---- GType fundamentals (G_TYPE_MAKE_FUNDAMENTAL is function-like) ----
 static inline GType swift_type_boolean(void) { return G_TYPE_BOOLEAN; }
@@ -94,7 +85,6 @@ static inline gulong swift_signal_connect_element_uint_string(gpointer instance,
 static inline void swift_signal_emit_by_name_pointer_pointer(gpointer instance, const gchar *signal, gpointer a, gpointer b) { g_signal_emit_by_name(instance, signal, a, b); }
 static inline void swift_signal_emit_by_name_uint_string(gpointer instance, const gchar *signal, guint a, const gchar *b) { g_signal_emit_by_name(instance, signal, a, b); }
 static inline gboolean swift_signal_emit_by_name_returning_bool(gpointer instance, const gchar *signal) { gboolean result = FALSE; g_signal_emit_by_name(instance, signal, &result); return result; }
-static inline GType swift_type_webrtc_session_description(void) { return GST_TYPE_WEBRTC_SESSION_DESCRIPTION; }
 
 // ---- transform-frame: samples through a signal (g_signal_emit is variadic) ----
 static inline GType swift_type_sample(void) { return GST_TYPE_SAMPLE; }

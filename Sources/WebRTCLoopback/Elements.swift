@@ -1,6 +1,7 @@
 // Element construction: the send side's description, transforms from gst-launch descriptions,
 // and the receive branches built when `receiver` adds a pad.
 import CGStreamer
+import CGStreamerWebRTC
 
 /// Creates an element (a floating reference) and sets properties from strings.
 func makeElement(_ factory: String, name: String, _ properties: [(String, String)] = []) throws -> UnsafeMutablePointer<GstElement> {

@@ -2,6 +2,7 @@
 // linking the send branches through their transforms, and the running pipeline's lifecycle,
 // counters and transform controls.
 import CGStreamer
+import CGStreamerWebRTC
 import Glibc
 import Synchronization
 

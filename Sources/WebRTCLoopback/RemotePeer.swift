@@ -3,6 +3,7 @@
 // receive transforms. The offer and its ICE candidates leave through a callback; the answer
 // and the remote candidates come in through methods. The caller carries them (WebSocket, ...).
 import CGStreamer
+import CGStreamerWebRTC
 
 /// A signalling message from the GStreamer peer to the remote one.
 public enum SignallingMessage: Sendable, Equatable {

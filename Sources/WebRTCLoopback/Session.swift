@@ -2,6 +2,7 @@
 // sender's stats. Everything here runs on GStreamer's threads (webrtcbin's, streaming threads,
 // whoever posts a bus message), never on a main loop.
 import CGStreamer
+import CGStreamerWebRTC
 import Glibc
 import Synchronization
 

@@ -3,6 +3,7 @@
 // in-process; host candidates suffice. No GMainLoop is needed: webrtcbin's signals and promise
 // callbacks run on its own threads and bus messages are handled by a sync handler.
 import CGStreamer
+import CGStreamerWebRTC
 import Glibc
 import Synchronization
 

@@ -10,6 +10,7 @@
 // audio), 1 otherwise, 2 on a pipeline or negotiation error, 64 on a usage error.
 // WEBRTC_LOOPBACK_DEBUG=1 prints the signalling (SDP, candidates) to stderr.
 import CGStreamer
+import CGStreamerWebRTC
 import Glibc
 import InsertableStreams
 import WebRTCLoopback

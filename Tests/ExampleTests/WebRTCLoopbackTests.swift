@@ -1,4 +1,5 @@
 import CGStreamer
+import CGStreamerWebRTC
 import InsertableStreams
 import WebRTCLoopback
 import XCTest

@@ -1,4 +1,5 @@
 import CGStreamer
+import CGStreamerCheck
 import InsertableStreams
 import XCTest
 

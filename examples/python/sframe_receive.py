@@ -80,12 +80,10 @@ class Decryptor:
             key_id = sframe.decode_header(frame[1:])[0]
         except sframe.SFrameError:
             key_id = None
-        report = Gst.Structure.new_empty("sframe-error")
-        report.set_value("kind", kind)
-        report.set_value("frames", self._unreported.pop(kind))
-        report.set_value("total", self.refused[kind])
+        fields = f"kind=(string){kind}, frames=(guint64){self._unreported.pop(kind)}, total=(guint64){self.refused[kind]}"
         if key_id is not None:
-            report.set_value("key-id", str(key_id))
+            fields += f", key-id=(guint64){key_id}"
+        report = Gst.Structure.new_from_string(f"sframe-error, {fields}, side=(string)receive")
         # From the worker thread to the application: the element's `message` signal + the bus.
         element.emit("post-worker-message", report)
 
