@@ -168,6 +168,17 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(result.output.contains("python: 6 passed, 0 failed"), result.output)
     }
 
+    /// Python handlers of transform-frame (Tests/python/test_app_transform.py): the numpy
+    /// vignette against numpy's own result, identity without handler, drops, details, SFrame in
+    /// Python interoperating with the built-in sframe both ways, post-worker-message, a slow
+    /// handler on the ring, and bad returns refused with warnings.
+    func testPythonHandlersTransformFrames() throws {
+        let script = Self.packageRoot.appendingPathComponent("Tests/python/test_app_transform.py").path
+        let result = try run("/usr/bin/python3", [script])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("python-app: 19 passed, 0 failed"), result.output)
+    }
+
     /// A Python application with two webrtcbin peers and rtpscripttransform worker=negate on both
     /// ends: intact SMPTE bars and 440 Hz tone, counters, send-key-frame-request bringing a key
     /// frame, generate-key-frame refused on the receive side. It times out by itself (40 s).

@@ -17,7 +17,12 @@ frame, and pass on what the handler returns. Checks, with real pipelines and rea
   g. a slow handler on trackprocessor: the live source keeps its rate, the ring drops the oldest;
   h. bad returns: wrong-kind caps, a too-small buffer, the previous frame's sample, changed
      codec caps: a warning saying why, no crash, no duplicated frame;
-  i. a frame returned at another size (fixed raw caps) changes the generator's caps.
+  i. a frame returned at another size (fixed raw caps) changes the generator's caps;
+  j. encoded frames: a new buffer without PTS takes the frame's timestamps and key/delta flags.
+
+A handler must not keep its `sample` argument after returning: PyGObject wraps the arguments of
+this signal (not introspected) without a reference, and the element releases the sample when the
+handler returns (h3 keeps a real reference with GObject.Value, h4 with Gst.Sample.copy()).
 
 Needs libgstinsertablestreams.so on GST_PLUGIN_PATH and Debian's /usr/bin/python3 with
 python3-gi, python3-numpy, python3-cryptography. Prints PASS/FAIL per test, then
@@ -35,9 +40,10 @@ import numpy as np
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+from gi.repository import GObject, Gst  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True      # no __pycache__ in examples/python
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
 import sframe  # noqa: E402
 import vignette  # noqa: E402
@@ -251,7 +257,7 @@ def add_one_to_byte_zero(sample):
     return new_sample(data)
 
 
-def test_d_detail_routing_and_first_handler_wins():
+def test_d1_detail_routing_a_then_b():
     log = []
 
     def step(name):
@@ -275,7 +281,8 @@ def test_d_detail_routing_and_first_handler_wins():
         assert a[3] == data_in[0] and b[3] == (data_in[0] + 1) % 256, "b must see a's output"
         assert outputs[index][1][0] == (data_in[0] + 2) % 256 and outputs[index][1][1:] == data_in[1:]
 
-    # Without detail: one handler gets both steps' frames. A second handler never runs.
+
+def test_d2_first_connected_handler_wins():
     calls = {"first": 0, "second": 0}
 
     def first(element, sample):
@@ -286,15 +293,38 @@ def test_d_detail_routing_and_first_handler_wins():
         calls["second"] += 1
         return None
 
-    def connect_plain(run):
+    def connect(run):
         run["tp"].connect("transform-frame", first)
         run["tp"].connect("transform-frame", second)
 
-    run = play(raw_pipeline(3, worker="app name=a ! app name=b"), connect_plain)
+    run = play(raw_pipeline(3), connect)
     run.expect_eos()
-    assert calls == {"first": 6, "second": 0}, calls
+    assert calls == {"first": 3, "second": 0}, calls
     inputs, outputs = run.frames("in"), run.frames("out")
-    assert [data[0] for _, data, _, _ in outputs] == [(data[0] + 2) % 256 for _, data, _, _ in inputs]
+    assert [data[0] for _, data, _, _ in outputs] == [(data[0] + 1) % 256 for _, data, _, _ in inputs]
+
+
+def test_d3_handler_without_detail_sees_named_steps():
+    """A handler connected without detail gets every app step's frames, named or not."""
+    for element, description in [
+        ("tp", raw_pipeline(3, worker="app name=a ! app name=b")),
+        ("snd", f"{OPUS_SOURCE.format(n=2)} ! tee name=t  t. ! queue ! appsink name=in  "
+                "t. ! queue ! rtpscripttransform name=snd worker=\"app name=a ! app name=b\" ! appsink name=out"),
+    ]:
+        calls = []
+
+        def plain(el, sample):
+            calls.append(sample.get_info().get_uint64("frame-id")[1])
+            return add_one_to_byte_zero(sample)
+
+        run = play(description, lambda run, element=element: run[element].connect("transform-frame", plain))
+        run.expect_eos()
+        inputs, outputs = run.frames("in"), run.frames("out")
+        assert len(outputs) == len(inputs) > 0, (element, len(inputs), len(outputs))
+        assert len(calls) == 2 * len(inputs), (
+            f"{element} worker='app name=a ! app name=b': a handler connected to transform-frame without detail "
+            f"ran {len(calls)} times for {len(inputs)} frames (expected {2 * len(inputs)}: both steps)")
+        assert [data[0] for _, data, _, _ in outputs] == [(data[0] + 2) % 256 for _, data, _, _ in inputs]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,12 +368,13 @@ def test_e1_python_encrypts_plugin_decrypts():
                        decode=True)
     run.expect_eos()
     plain, out = run.frames("plain"), run.frames("out")
-    assert len(plain) == 40 and len(log) == 40, (len(plain), len(log))
+    # opusenc ends with one more frame than the 40 buffers it got (its lookahead).
+    assert len(plain) >= 40 and len(log) == len(plain), (len(plain), len(log))
     assert [data for _, data, _, _ in out] == [data for _, data, _, _ in plain], "decrypted frames differ from the encoder's"
     assert [pts for pts, *_ in out] == [pts for pts, *_ in plain]
     assert not any("sframe-error" in text for _, text in run.element_messages), run.element_messages
     crossings, samples = tone_crossings_per_second(run.frames("pcm"))
-    assert samples >= 40 * 960 * 0.9 and abs(crossings - 880) < 30, (samples, crossings)
+    assert samples >= 40 * 960 and abs(crossings - 880) < 30, (samples, crossings)
     # The send side's info structure.
     text, pts = log[1]
     info = Gst.Structure.from_string(text)[0]
@@ -373,7 +404,7 @@ def test_e2_plugin_encrypts_python_decrypts():
     run.expect_eos()
     plain, out = run.frames("plain"), run.frames("out")
     assert errors == [], errors
-    assert len(plain) == 40 and len(out) == 40, (len(plain), len(out))
+    assert len(plain) >= 40 and len(out) == len(plain) == len(received), (len(plain), len(out), len(received))
     assert [data for _, data, _, _ in out] == [data for _, data, _, _ in plain], "Python's decryption differs from the encoder's frames"
     # What came over the wire: TOC clear, 8-byte header (key id 9, 7-byte clock counter), 16-byte tag.
     for wire, (_, clear, _, _) in zip(received, plain):
@@ -389,11 +420,11 @@ def test_e3_wrong_key_in_python_is_refused_by_plugin():
     run = opus_interop("app", "sframe", receive_options=f'options="sframe,key=(string){KEY},key-id=(guint64)5"',
                        connect=lambda run: run["snd"].connect("transform-frame", python_encryptor(wrong, 5, log)))
     run.expect_eos()
-    assert len(log) == 40 and run.frames("out") == [], (len(log), len(run.frames("out")))
+    assert len(log) >= 40 and run.frames("out") == [], (len(log), len(run.frames("out")))
     reports = [text for name, text in run.element_messages if name == "rcv" and text.startswith("sframe-error")]
     assert reports and all("kind=(string)authentication" in text for text in reports), run.element_messages
     total = max(int(text.split("total=(uint)")[1].split(",")[0].rstrip(";")) for text in reports)
-    assert total == 40, reports
+    assert total == len(log), (reports, len(log))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,10 +435,11 @@ def test_f_post_worker_message_reaches_application():
         ("tp", raw_pipeline(4)),
         ("snd", f"{OPUS_SOURCE.format(n=4)} ! rtpscripttransform name=snd worker=app ! fakesink"),
     ]:
-        signalled = []
+        signalled, posted = [], []
 
         def handler(el, sample):
             frame_id = sample.get_info().get_uint64("frame-id")[1]
+            posted.append(frame_id)
             el.emit("post-worker-message", Gst.Structure.new_from_string(
                 f"faces, count=(int){frame_id * 10}, label=(string)\"frame {frame_id}\""))
             return sample
@@ -419,10 +451,11 @@ def test_f_post_worker_message_reaches_application():
 
         run = play(description, connect)
         run.expect_eos()
-        expected = [("faces", 10 * i, f"frame {i}") for i in range(1, 5)]
+        assert len(posted) >= 4, (element, posted)
+        expected = [("faces", 10 * i, f"frame {i}") for i in posted]
         assert signalled == expected, (element, signalled)
         on_bus = [text for name, text in run.element_messages if name == element and text.startswith("faces")]
-        assert len(on_bus) == 4, (element, run.element_messages)
+        assert len(on_bus) == len(posted), (element, run.element_messages)
         first = Gst.Structure.from_string(on_bus[0])[0]
         assert first.get_int("count") == (True, 10) and first.get_string("label") == "frame 1", on_bus[0]
 
@@ -456,7 +489,7 @@ def test_g_slow_handler_drops_oldest_and_never_blocks_source():
     run.expect_eos()
     span = source_times[-1] - source_times[0]
     # A blocked source would take >= 45 x 50 ms = 2.25 s; at 30 fps it takes 44/30 = 1.47 s.
-    assert len(source_times) == frames and span < 1.47 + 0.3, (len(source_times), span)
+    assert len(source_times) == frames and span < 2.0, (len(source_times), span)
     assert total == frames, total
     assert discarded > 0, discarded
     assert len(handled) + discarded == total, (len(handled), discarded, total)
@@ -488,40 +521,53 @@ def test_h2_too_small_buffer_is_refused():
 
 
 def test_h3_previous_frame_sample_is_refused_no_duplicate():
+    """rtpscripttransform: even frames return the sample handed out for the frame before.
+
+    The sample argument is only valid during the handler: PyGObject wraps it without a reference
+    (the signal is not introspected), so a handler that keeps the wrapper and returns it later
+    hands back freed memory. A GObject.Value holds a real reference to the same GstSample."""
     previous = {}
 
     def handler(element, sample):
         frame_id = sample.get_info().get_uint64("frame-id")[1]
         earlier = previous.get("sample")
-        previous["sample"] = sample
-        return earlier if frame_id % 2 == 0 else sample     # even frames: the odd frame before
+        previous["sample"] = GObject.Value(Gst.Sample, sample)    # a reference to this GstSample
+        return earlier.get_value() if frame_id % 2 == 0 else sample
 
-    run = play(f"{OPUS_SOURCE.format(n=10)} ! rtpscripttransform name=snd worker=app ! appsink name=out",
+    run = play(f"{OPUS_SOURCE.format(n=10)} ! tee name=t  t. ! queue ! appsink name=in  "
+               "t. ! queue ! rtpscripttransform name=snd worker=app ! appsink name=out",
                lambda run: run["snd"].connect("transform-frame", handler))
+    previous.clear()
     run.expect_eos()
-    out = run.frames("out")
+    inputs, out = run.frames("in"), run.frames("out")
     pts = [p for p, *_ in out]
-    assert len(out) == 5, [p for p in pts]
+    assert len(inputs) >= 10 and [frame[:2] for frame in out] == [frame[:2] for frame in inputs[0::2]], (
+        len(inputs), pts, [p for p, *_ in inputs])
     assert all(a < b for a, b in zip(pts, pts[1:])), pts
-    assert len({data for _, data, _, _ in out}) == 5
     texts = [text for name, text in run.warnings if name == "snd"]
-    assert texts and "never an earlier one" in texts[0], run.warnings
-    assert run["snd"].get_property("failed-frames") + run["snd"].get_property("rejected-frames") == 5
+    assert texts and "returned frame 1 while handling frame 2" in texts[0] and "never an earlier one" in texts[0], run.warnings
+    refused = len(inputs) // 2
+    counters = {name: run["snd"].get_property(name) for name in ["total-frames", "written-frames", "failed-frames", "rejected-frames"]}
+    assert counters["written-frames"] == len(out) and counters["failed-frames"] + counters["rejected-frames"] == refused, counters
 
 
 def test_h4_previous_frame_sample_is_refused_on_trackprocessor():
+    """trackprocessor: every frame but the first returns a copy of the previous frame's sample
+    (Gst.Sample.copy: a sample of its own, the same buffer and info, frame-id included)."""
     previous = {}
 
     def handler(element, sample):
         earlier = previous.get("sample")
-        previous["sample"] = sample
+        previous["sample"] = sample.copy()
         return earlier if earlier is not None else sample
 
     run = play(raw_pipeline(4), lambda run: run["tp"].connect("transform-frame", handler))
+    previous.clear()
     run.expect_eos()
     inputs, outputs = run.frames("in"), run.frames("out")
     assert [data for _, data, _, _ in outputs] == [inputs[0][1]], len(outputs)
-    assert any("never an earlier one" in text for name, text in run.warnings if name == "tp"), run.warnings
+    texts = [text for name, text in run.warnings if name == "tp"]
+    assert texts and "returned frame 1 while handling frame 2" in texts[0], run.warnings
 
 
 def test_h5_encoded_caps_change_is_refused():
@@ -553,6 +599,27 @@ def test_i_other_size_changes_generator_caps():
 
 
 # ---------------------------------------------------------------------------------------------
+# j. Encoded frames: a new buffer takes the frame's timestamps and key/delta flags
+
+def test_j_encoded_new_buffer_keeps_timestamps_and_flags():
+    types = []
+
+    def rewrap(element, sample):
+        types.append(sample.get_info().get_string("type"))
+        return new_sample(mapped_bytes(sample))     # no PTS, no flags of its own
+
+    run = play("videotestsrc num-buffers=12 ! video/x-raw,width=160,height=120,framerate=30/1 ! "
+               "vp8enc keyframe-max-dist=4 deadline=1 ! tee name=t  t. ! queue ! appsink name=in  "
+               "t. ! queue ! rtpscripttransform name=snd worker=app ! appsink name=out",
+               lambda run: run["snd"].connect("transform-frame", rewrap))
+    run.expect_eos()
+    inputs, outputs = run.frames("in"), run.frames("out")
+    assert len(outputs) == len(inputs) == 12, (len(inputs), len(outputs))
+    assert [(pts, data, key) for pts, data, _, key in outputs] == [(pts, data, key) for pts, data, _, key in inputs]
+    assert types == ["key" if key else "delta" for *_, key in inputs] and types.count("key") >= 3, types
+
+
+# ---------------------------------------------------------------------------------------------
 
 def main():
     if Gst.ElementFactory.find("trackprocessor") is None or Gst.ElementFactory.find("rtpscripttransform") is None:
@@ -568,10 +635,10 @@ def main():
         try:
             test()
             passed += 1
-            print(f"PASS {test.__name__} ({time.monotonic() - test_started:.1f} s)", flush=True)
+            print(f"PASS {test.__name__} ({time.monotonic() - test_started:.2f} s)", flush=True)
         except Exception:  # report every failure, keep going
             failed += 1
-            print(f"FAIL {test.__name__} ({time.monotonic() - test_started:.1f} s)", flush=True)
+            print(f"FAIL {test.__name__} ({time.monotonic() - test_started:.2f} s)", flush=True)
             traceback.print_exc()
         finally:
             faulthandler.cancel_dump_traceback_later()

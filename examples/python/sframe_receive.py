@@ -139,7 +139,7 @@ def main(argv=None):
     try:
         decryptor = Decryptor({args.key_id: read_key(args.key)}, sframe.suite_named(args.suite))
     except (sframe.SFrameError, KeyError, ValueError) as error:
-        print(f"sframe_receive: {error}", file=sys.stderr)
+        print(f"sframe_receive: {getattr(error, 'reason', error)}", file=sys.stderr)
         return 2
 
     Gst.init(None)

@@ -98,7 +98,7 @@ def main(argv=None):
         key = read_key(args.key)
         encryptor = Encryptor(key, args.key_id, sframe.suite_named(args.suite))
     except (sframe.SFrameError, KeyError, ValueError) as error:
-        print(f"sframe_send: {error}", file=sys.stderr)
+        print(f"sframe_send: {getattr(error, 'reason', error)}", file=sys.stderr)
         return 2
     del key
 

@@ -20,7 +20,12 @@ buffer). The idiom is therefore:
     return Gst.Sample.new(Gst.Buffer.new_wrapped(out.tobytes()), None, None, None)
 
 A new buffer without PTS gets the original frame's timestamps; caps None (or the caps given)
-keep the frame's format and size. The effect itself is `apply()`, a pure numpy function, so a
+keep the frame's format and size.
+
+Lifetime. The `sample` argument is valid only while the handler runs: PyGObject wraps the
+arguments of this (non-introspected) signal without taking a reference, and the element releases
+the sample when the handler returns. Keep bytes or arrays, not the Gst.Sample; to keep the
+sample itself, keep `sample.copy()` (a reference of your own). The effect itself is `apply()`, a pure numpy function, so a
 test can compare the plugin's output with numpy's own result.
 
 trackprocessor never blocks its source: when the handler is slower than the frames arrive, its

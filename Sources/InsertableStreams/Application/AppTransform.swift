@@ -47,12 +47,17 @@ protocol ApplicationSignalHost: AnyObject {
     var signalElement: ElementSubclass { get }
 }
 
-/// `transform-frame` on one element, with the detail of one `app` step.
-struct TransformFrameSignal {
+/// `transform-frame` on one element, with the detail of one `app` step. Worker thread only.
+final class TransformFrameSignal {
     static let name = "transform-frame"
     private let instance: UnsafeMutableRawPointer
     private let signalID: guint
     private let detail: GQuark
+    /// The last sample handed out, emptied (no buffer) and kept until the next frame's emission
+    /// is over: a handler that kept it without a reference (PyGObject's wrappers of signal
+    /// arguments hold none) and returns it for the next frame gets a clear refusal, not a freed
+    /// object.
+    private var previous: OpaquePointer?
 
     init(element: ElementSubclass, detail: String?) {
         instance = UnsafeMutableRawPointer(element.elementPointer)
@@ -60,23 +65,35 @@ struct TransformFrameSignal {
         self.detail = detail.map { g_quark_from_string($0) } ?? 0
     }
 
-    /// True when a handler would run (a handler connected without detail, or with this one).
-    var hasHandler: Bool { signalID != 0 && g_signal_has_handler_pending(instance, signalID, detail, 0) != 0 }
+    deinit { if let previous { gst_sample_unref(previous) } }
 
-    /// Emits with `sample`; returns what the handler returned (transfer full), nil to drop.
-    func emit(_ sample: OpaquePointer) -> OpaquePointer? {
-        swift_signal_emit_sample(instance, signalID, detail, sample)
+    /// True when a handler would run: one connected with this step's detail, or with none
+    /// (`g_signal_has_handler_pending` matches the detail exactly).
+    var hasHandler: Bool {
+        guard signalID != 0 else { return false }
+        if g_signal_has_handler_pending(instance, signalID, 0, 0) != 0 { return true }
+        return detail != 0 && g_signal_has_handler_pending(instance, signalID, detail, 0) != 0
     }
 
     /// Emits with `sample` (consumed) and turns what the handler returned into the output with
-    /// `accept`; nil when the handler dropped the frame. Both samples are released before the
-    /// output goes on, so the next transform finds the buffer writable when nothing else shares it.
-    static func run<Output>(_ signal: TransformFrameSignal, sample: OpaquePointer, frameID: UInt64,
-                            accept: (OpaquePointer) throws -> Output) throws -> Output? {
-        defer { gst_sample_unref(sample) }
-        guard let returned = signal.emit(sample) else { return nil }
-        defer { gst_sample_unref(returned) }
-        try checkIdentity(returned, sent: sample, frameID: frameID)
+    /// `accept`; nil when the handler dropped the frame. Both samples are released (the sent
+    /// one emptied) before the output goes on, so the next transform finds the buffer writable
+    /// when nothing else shares it.
+    func run<Output>(sample: OpaquePointer, frameID: UInt64, accept: (OpaquePointer) throws -> Output) throws -> Output? {
+        let returned = swift_signal_emit_sample(instance, signalID, detail, sample)
+        if let previous { gst_sample_unref(previous) }
+        previous = nil
+        defer {
+            if let returned { gst_sample_unref(returned) }
+            if gst_mini_object_is_writable(UnsafeMutableRawPointer(sample).assumingMemoryBound(to: GstMiniObject.self)) != 0 {
+                gst_sample_set_buffer(sample, nil)
+                previous = sample
+            } else {
+                gst_sample_unref(sample)  // the handler holds a reference of its own
+            }
+        }
+        guard let returned else { return nil }
+        try Self.checkIdentity(returned, sent: sample, frameID: frameID)
         return try accept(returned)
     }
 
@@ -111,7 +128,7 @@ final class RawAppTransformer: FrameTransformer {
         let shape = frame.shape
         let sentCaps = caps.caps(for: shape.media)
         guard let sample = frame.moveIntoSample(frameID: frameCount, caps: sentCaps) else { throw MediaFrameError.closed("VideoFrame") }
-        let output = try TransformFrameSignal.run(signal, sample: sample, frameID: frameCount) { returned in
+        let output = try signal.run(sample: sample, frameID: frameCount) { returned in
             try MediaFrame.from(sample: returned, original: shape, sentCaps: sentCaps)
         }
         if let output { try controller.enqueue(output) }
@@ -134,7 +151,7 @@ final class EncodedAppTransformer: EncodedFrameTransformer {
         guard let sample = frame.moveIntoSample(caps: host.currentCaps, side: host.side, rid: host.rid) else {
             throw MediaFrameError.closed("\(type(of: frame))")
         }
-        let restored = try TransformFrameSignal.run(signal, sample: sample, frameID: frame.sampleFrameID) { returned in
+        let restored = try signal.run(sample: sample, frameID: frame.sampleFrameID) { returned in
             try frame.restore(from: returned, sent: sample)
             return true
         }
