@@ -37,15 +37,18 @@ guard let pipeline = gst_parse_launch(description, &error) else {
 final class Counts: @unchecked Sendable { var frames = 0; var good = 0 }
 let counts = Counts()
 let sink = gst_bin_get_by_name(UnsafeMutableRawPointer(pipeline).assumingMemoryBound(to: GstBin.self), "sink")!
-let handoff: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<GstBuffer>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, buffer, _, data in
-    let counts = Unmanaged<Counts>.fromOpaque(data!).takeUnretainedValue()
-    var left = [UInt8](repeating: 0, count: 4), right = [UInt8](repeating: 0, count: 4)
-    _ = left.withUnsafeMutableBytes { gst_buffer_extract(buffer, 0, $0.baseAddress, 4) }
-    _ = right.withUnsafeMutableBytes { gst_buffer_extract(buffer, 63 * 4, $0.baseAddress, 4) }
-    counts.frames += 1
-    if left[0...2] == [255, 255, 255] && right[0...2] == [255, 0, 0] { counts.good += 1 }
+/// fakesink's handoff, on the streaming thread (so not in the main actor's top-level code).
+enum Handoff {
+    static let callback: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<GstBuffer>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, buffer, _, data in
+        let counts = Unmanaged<Counts>.fromOpaque(data!).takeUnretainedValue()
+        var left = [UInt8](repeating: 0, count: 4), right = [UInt8](repeating: 0, count: 4)
+        _ = left.withUnsafeMutableBytes { gst_buffer_extract(buffer, 0, $0.baseAddress, 4) }
+        _ = right.withUnsafeMutableBytes { gst_buffer_extract(buffer, 63 * 4, $0.baseAddress, 4) }
+        counts.frames += 1
+        if left[0...2] == [255, 255, 255] && right[0...2] == [255, 0, 0] { counts.good += 1 }
+    }
 }
-g_signal_connect_data(UnsafeMutableRawPointer(sink), "handoff", unsafeBitCast(handoff, to: GCallback.self),
+g_signal_connect_data(UnsafeMutableRawPointer(sink), "handoff", unsafeBitCast(Handoff.callback, to: GCallback.self),
                       Unmanaged.passUnretained(counts).toOpaque(), nil, GConnectFlags(rawValue: 0))
 gst_element_set_state(pipeline, GST_STATE_PLAYING)
 let bus = gst_element_get_bus(pipeline)!
