@@ -89,23 +89,26 @@ def before_after_markdown(add, results):
     label = baseline.get("label")
     add(f"## Before/after {label} (one run)" if label else "## Before/after: this build vs a baseline build (one run)")
     add("")
-    for section, name in ((raw, "Raw frames"), (encoded, "Encoded transforms")):
+    named = [(section, name) for section, name in ((raw, "Raw frames"), (encoded, "Encoded transforms")) if section]
+    if len(named) == 2 and raw["run"] == encoded["run"] and raw["baseline"] == encoded["baseline"]:
+        named = [(raw, "Raw frames and encoded transforms")]
+    for section, name in named:
         if section:
             b, run = section["baseline"], section["run"]
-            add(f"- {name} ({run['date']}): after = package commit {run['commit']}; before = the plugin built from "
-                f"commit {b['commit']} by the same command (`{b['plugin']}`, sha256 {b['sha256'][:12]}; the "
-                f"plugin under test: sha256 {(b['ours_sha256'] or 'unknown')[:12]}).")
+            add(f"- {name} ({run['date']}): after = the plugin under test, package commit {run['commit']} "
+                f"(sha256 {(b['ours_sha256'] or 'unknown')[:12]}); before = the baseline plugin `{b['plugin']}`, "
+                f"built from commit {b['commit']} (sha256 {b['sha256'][:12]}).")
     add("")
-    add("Both plugins were measured in the SAME run and the same interleaved rounds: the baseline plugin is loaded by a")
-    add("second child process (GST_PLUGIN_PATH = its own folder, its own private GST_REGISTRY file), and its run of our")
-    add("pipeline is one more variant of every round of the comparisons below (raw: last in the order, first in the")
-    add("reversed rounds; encoded: right after ours). Its runs are checked like ours (N of N frames, or every frame")
-    add("accounted for with drops). Per round: after = ours / C, before = baseline / C, after/before = ours / baseline;")
-    add("each reported as median [min-max] over the rounds. Lower is better in all three columns: after/before below")
-    add("1 means the plugin under test is faster than the baseline. Method, pipelines and per-round times: the")
-    add("sections below.")
+    add("Both plugins were measured in the SAME run and the same interleaved rounds (`benchmarks/run.sh")
+    add("--baseline-plugin`): the baseline plugin is loaded by a second child process (GST_PLUGIN_PATH = its own folder,")
+    add("its own private GST_REGISTRY file), and its run of our pipeline is one more variant of every round of the")
+    add("comparisons below (raw: last in the order, first in the reversed rounds; encoded: right after ours). Its runs")
+    add("are checked like ours (N of N frames, or every frame accounted for with drops). Per round: after = ours / C,")
+    add("before = baseline plugin / C, after/before = ours / baseline plugin; each reported as median [min-max] over the")
+    add("rounds. Lower is better in all three columns: after/before below 1 means the plugin under test is faster than")
+    add("the baseline plugin. Method, pipelines and per-round times: the sections below (\"baseline plugin\" there too).")
     add("")
-    add("| Comparison | N x rounds | After: ours / C | Before: baseline / C | After / before | Per frame: after / before |")
+    add("| Comparison | N x rounds | After: ours / C | Before: baseline plugin / C | After / before | Per frame: after / before |")
     add("|---|---|---|---|---|---|")
     for result in raw["throughput"] if raw else []:
         if "baseline" not in result:
@@ -147,7 +150,7 @@ def before_after_markdown(add, results):
                     if b.get("after_before", {}).get(key + "_skipped")]
         if skipped:
             notes.append(f"- Encoded {s['name']}: rounds left out of a per-hop ratio because its divisor (the queue's "
-                         f"or the baseline plugin's time over the pipeline without a hop) was not positive: "
+                         f"or the baseline plugin's time minus that of the pipeline without a hop) was not positive: "
                          f"{', '.join(skipped)}.")
     notes.append("- The per-hop figures are small differences of noisy whole-pipeline times, so their ranges are wide.")
     for note in notes:
