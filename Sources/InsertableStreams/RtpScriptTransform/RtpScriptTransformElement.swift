@@ -13,7 +13,7 @@ import Synchronization
 /// and hears back through the `message` signal and element messages; key frames are asked for
 /// with `generate-key-frame` (send side) and `send-key-frame-request` (receive side), and
 /// incoming PLI/FIR reach the transform as key frame requests it may cancel.
-final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked Sendable {
+final class RtpScriptTransformElement: ElementSubclass, HasSettings, TransformMessaging, @unchecked Sendable {
     static let category = DebugCategory("rtpscripttransform", description: "Swift RTCRtpScriptTransform element")
 
 
@@ -107,29 +107,19 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked 
 
     // MARK: action signals
 
-    /// `post-message`: the message goes to the running transform.
-    private func postMessage(_ text: String?) {
-        guard let text, let message = try? TransformMessage(parsing: text) else {
-            postWarning(.core(GST_CORE_ERROR_FAILED), "post-message needs a GstStructure",
-                        debug: "emit post-message with a GstStructure, e.g. Gst.Structure.new_from_string(\"keys, key-id=(uint)1\")")
-            return
-        }
-        guard let worker else {
-            postWarning(.core(GST_CORE_ERROR_STATE_CHANGE), "post-message: the transform is not running, message \(message) dropped",
-                        debug: "messages reach the transform between the PAUSED and READY states; set options for what it needs at start")
-            return
-        }
+    // MARK: messages (TransformMessaging)
+
+    func deliverToTransforms(_ message: TransformMessage) -> Bool {
+        guard let worker else { return false }
         worker.deliver(message)
+        return true
     }
 
-    /// `post-worker-message`: what a transform-frame handler posts, as a transform's postMessage.
-    private func postWorkerMessage(_ text: String?) {
-        guard let text, let message = try? TransformMessage(parsing: text) else {
-            postWarning(.core(GST_CORE_ERROR_FAILED), "post-worker-message needs a GstStructure", debug: nil)
-            return
-        }
-        deliverToApplication(message)
+    var whenTransformsRun: String {
+        "messages reach the transform between the PAUSED and READY states; set options for what it needs at start"
     }
+
+    // MARK: key frames
 
     private func generateKeyFrame(rid: String?) -> Bool {
         requestKeyFrame(signal: "generate-key-frame") { worker in
@@ -158,13 +148,6 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, @unchecked 
             postWarning(.core(GST_CORE_ERROR_FAILED), "\(signal) failed: \(error)", debug: nil)
             return false
         }
-    }
-
-    /// A transform's `postMessage`: the `message` signal, then an element message on the bus.
-    func deliverToApplication(_ message: TransformMessage) {
-        let text = message.description
-        emitSignal("message", [.structure(text)])
-        postElementMessage(text)
     }
 
     // MARK: state

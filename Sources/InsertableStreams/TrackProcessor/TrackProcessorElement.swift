@@ -14,7 +14,7 @@ import Synchronization
 /// Timing: as a live track, a non-live upstream is paced in real time (GstBaseSink `sync`), but
 /// the pipeline latency is NOT added before frames reach the worker: the generator reports that
 /// latency instead, so the frames are on time downstream of it. `async` defaults to false.
-final class TrackProcessorElement: BaseSinkSubclass, HasSettings, @unchecked Sendable {
+final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessaging, @unchecked Sendable {
     static let category = DebugCategory("trackprocessor", description: "Swift MediaStreamTrackProcessor sink")
     static let directory = ElementDirectory<TrackProcessorElement>()
 
@@ -168,35 +168,16 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, @unchecked Sen
         }
     }
 
-    /// A transform's `postMessage`: the `message` signal, then an element message on the bus.
-    func deliverToApplication(_ message: TransformMessage) {
-        let text = message.description
-        emitSignal("message", [.structure(text)])
-        postElementMessage(text)
-    }
+    // MARK: messages (TransformMessaging)
 
-    /// `post-message`: the message goes to the running transforms.
-    private func postMessage(_ text: String?) {
-        guard let text, let message = try? TransformMessage(parsing: text) else {
-            postWarning(.core(GST_CORE_ERROR_FAILED), "post-message needs a GstStructure",
-                        debug: "emit post-message with a GstStructure, e.g. Gst.Structure.new_from_string(\"settings, level=(int)3\")")
-            return
-        }
-        guard let worker = running.withLock({ $0.worker }) else {
-            postWarning(.core(GST_CORE_ERROR_STATE_CHANGE), "post-message: no transform is running, message \(message.name) dropped",
-                        debug: "messages reach the transforms between the READY and NULL states of an element with a worker or pipe-to")
-            return
-        }
+    func deliverToTransforms(_ message: TransformMessage) -> Bool {
+        guard let worker = running.withLock({ $0.worker }) else { return false }
         worker.deliver(message)
+        return true
     }
 
-    /// `post-worker-message`: what a transform-frame handler posts, as a transform's postMessage.
-    private func postWorkerMessage(_ text: String?) {
-        guard let text, let message = try? TransformMessage(parsing: text) else {
-            postWarning(.core(GST_CORE_ERROR_FAILED), "post-worker-message needs a GstStructure", debug: nil)
-            return
-        }
-        deliverToApplication(message)
+    var whenTransformsRun: String {
+        "messages reach the transforms between the READY and NULL states of an element with a worker or pipe-to"
     }
 
     // MARK: caps
