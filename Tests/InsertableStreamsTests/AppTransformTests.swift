@@ -199,11 +199,20 @@ final class AppTransformTests: XCTestCase {
         let output = try XCTUnwrap(harness.pull())
         XCTAssertEqual(output.bytes, [UInt8](repeating: 7, count: 128))
         XCTAssertEqual(output.pts, 0)
-        let outputCaps = gst_pad_get_current_caps(harness.pointer.pointee.sinkpad).map { caps in
-            defer { gst_caps_unref(caps) }
-            return String(cString: gst_caps_to_string(caps))
-        } ?? ""
-        XCTAssertTrue(outputCaps.contains("width=(int)8, height=(int)4"), outputCaps)
+        // The generator's first caps event (before frame 1) gives the new size.
+        var firstCaps = ""
+        while firstCaps.isEmpty, let event = gst_harness_try_pull_event(harness.pointer) {
+            if swift_event_type(event) == GST_EVENT_CAPS {
+                var caps: UnsafeMutablePointer<GstCaps>?
+                gst_event_parse_caps(event, &caps)
+                if let caps, let text = gst_caps_to_string(caps) {
+                    firstCaps = String(cString: text)
+                    g_free(text)
+                }
+            }
+            gst_event_unref(event)
+        }
+        XCTAssertTrue(firstCaps.contains("width=(int)8, height=(int)4"), firstCaps)
         let last = try XCTUnwrap(harness.pull(), "frames 2 and 3 are dropped, frame 4 passes as it came")
         XCTAssertEqual(last.bytes, pixels)
         XCTAssertEqual(last.pts, 3 * 33_333_333)
