@@ -85,6 +85,9 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         @usableFromInline var consumerWaiting = false
         @usableFromInline var producersWaiting = 0
         @usableFromInline var endWaiters = 0
+        /// Counts flushes and shutdowns. A waiter compares it with the value it started with, so a
+        /// flush that starts and stops before the waiter runs again still ends the wait.
+        @usableFromInline var interruptions: UInt64 = 0
         @usableFromInline var asyncWaiter: CheckedContinuation<Data?, Never>?
 
         public var count: Int { data.count }
@@ -123,12 +126,15 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         var dropped: Data?
         let result: PushResult = lock.withLock { locked in
             if counts && policy == .block {
+                let interruptions = locked.state.interruptions
                 while locked.state.counted >= locked.state.capacity && locked.state.mode == .running
                         && locked.state.refusal == nil && !locked.state.ended {
                     if cancelled() { return .cancelled }
                     locked.state.producersWaiting += 1
                     locked.wait()
                     locked.state.producersWaiting -= 1
+                    // An item that waited through a flush belongs to the flushed segment.
+                    if locked.state.interruptions != interruptions { return .flushing }
                 }
             }
             if locked.state.mode != .running { return .flushing }
@@ -203,7 +209,10 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         lock.withLock { locked in
             locked.state.endWaiters += 1
             defer { locked.state.endWaiters -= 1 }
-            while !locked.state.endAcknowledged && locked.state.mode == .running { locked.wait() }
+            let interruptions = locked.state.interruptions
+            while !locked.state.endAcknowledged && locked.state.mode == .running && locked.state.interruptions == interruptions {
+                locked.wait()
+            }
             return locked.state.endAcknowledged
         }
     }
@@ -304,6 +313,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             guard locked.state.mode != .shutdown else { return nil }
             if flushing {
                 locked.state.mode = .flushing
+                locked.state.interruptions &+= 1
                 flushedData = locked.state.data.removeAll()
                 locked.state.dropped += UInt64(flushedData.count)
                 locked.state.counted = 0
@@ -332,6 +342,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         var flushedControls: [Control] = []
         let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
             locked.state.mode = .shutdown
+            locked.state.interruptions &+= 1
             flushedData = locked.state.data.removeAll()
             locked.state.dropped += UInt64(flushedData.count)
             locked.state.counted = 0
@@ -354,9 +365,11 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             let capacity = locked.state.capacity
             let producers = locked.state.producersWaiting
             let endWaiters = locked.state.endWaiters
+            let interruptions = locked.state.interruptions
             locked.state = State(capacity: capacity)
             locked.state.producersWaiting = producers
             locked.state.endWaiters = endWaiters
+            locked.state.interruptions = interruptions &+ 1
             locked.broadcast()
         }
         discard(flushedData, flushedControls)

@@ -212,6 +212,35 @@ final class HandoffQueueTests: XCTestCase {
         XCTAssertEqual(outcome.withLock { $0 }, false)
     }
 
+    /// A flush that starts and stops before the waiters run again (GstBaseSink's unlock /
+    /// unlock_stop on PLAYING->PAUSED) still ends their waits: the EOS drain returns false
+    /// instead of waiting for an end the flush discarded, a blocked producer gets .flushing.
+    func testFlushStartAndStopInARowStillEndsTheWaits() {
+        for _ in 0..<20 {
+            let queue = makeQueue(.block, capacity: 1)
+            let outcome = Mutex<Bool?>(nil)
+            let returned = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                queue.endStream()
+                let result = queue.waitUntilEndAcknowledged()
+                outcome.withLock { $0 = result }
+                returned.signal()
+            }
+            while queue.state.ended == false { Thread.sleep(forTimeInterval: 0.001) }
+            queue.setFlushing(true)
+            queue.setFlushing(false)
+            XCTAssertEqual(returned.wait(timeout: .now() + 5), .success, "the EOS drain must not outlive a flush")
+            XCTAssertEqual(outcome.withLock { $0 }, false)
+        }
+        let queue = makeQueue(.block, capacity: 1)
+        queue.push(1)
+        let push = BackgroundPush(queue, 2)
+        XCTAssertNil(push.result(within: 0.1), "waits for room")
+        queue.setFlushing(true)
+        queue.setFlushing(false)
+        XCTAssertEqual(push.result(within: 5), .flushing, "an item that waited through a flush is refused")
+    }
+
     func testAbortCarriesTheReason() {
         let queue = makeQueue(.block, capacity: 1)
         queue.endStream(error: "camera unplugged")
