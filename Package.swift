@@ -3,14 +3,17 @@
 // The GStreamer plugin `insertablestreams`: the web's Insertable Streams for MediaStreamTrack
 // (MediaStreamTrackProcessor / VideoTrackGenerator) as GStreamer elements written in Swift.
 //
-//   CGStreamer          C headers of GStreamer 1.22 plus inline wrappers for its macros
+//   CGStreamer          C headers of GStreamer 1.22 (pkg-config) plus inline wrappers for its macros;
+//                       CGStreamerWebRTC (webrtcbin, SDP, libnice) and CGStreamerCheck (GstHarness) for
+//                       the examples and the tests only
 //   GStreamerBridge     the Swift <-> GObject subclassing layer every element uses
 //   MediaStreams        VideoFrame / AudioData, the frame ring, TransformStream-like API
 //   EncodedStreams      EncodedVideoFrame / EncodedAudioFrame, RTCRtpScriptTransformer-like API,
 //                       codec frame layouts (which bytes payloaders need in clear)
 //   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs), on swift-crypto
 //   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
-//   InsertableStreams   the elements (one folder each) and their registration; library product
+//   InsertableStreams   the elements (one folder each), the `app` transform (transform-frame signal) and
+//                       their registration; library product (no unsafe flags: other packages can depend on it)
 //   WebRTCLoopback      webrtcbin peers for examples and tests: two in one process, or one that
 //                       calls a remote peer through a signalling callback
 //   BrowserCall         a web page (RTCRtpScriptTransform + SFrame in JavaScript) and the server
