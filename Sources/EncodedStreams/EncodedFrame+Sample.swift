@@ -24,6 +24,20 @@ extension EncodedFrame {
         static let audioName = g_quark_from_string("encoded-audio-frame")
     }
 
+    /// Interned strings of the values every frame repeats, looked up once (g_intern_string takes
+    /// a global lock).
+    private enum Interned {
+        /// An interned string: immutable and alive for the whole process.
+        struct Text: @unchecked Sendable { let pointer: UnsafePointer<gchar> }
+        static let mimeTypes: [EncodedCodec: Text] =
+            Dictionary(uniqueKeysWithValues: EncodedCodec.allCases.map { ($0, Text(pointer: FrameSample.interned($0.mimeType))) })
+        static let send = Text(pointer: FrameSample.interned(TransformSide.send.rawValue))
+        static let receive = Text(pointer: FrameSample.interned(TransformSide.receive.rawValue))
+        static let key = Text(pointer: FrameSample.interned(EncodedVideoFrameType.key.rawValue))
+        static let delta = Text(pointer: FrameSample.interned(EncodedVideoFrameType.delta.rawValue))
+        static let empty = Text(pointer: FrameSample.interned(EncodedVideoFrameType.empty.rawValue))
+    }
+
     /// The number `frame-id` carries: the frame's place in its element's stream.
     package var sampleFrameID: UInt64 { origin.sequence }
 
@@ -35,10 +49,15 @@ extension EncodedFrame {
         let info = gst_structure_new_id_empty(video != nil ? Field.videoName : Field.audioName)!
         swift_structure_take_uint64(info, FrameSample.Field.frameID, guint64(origin.sequence))
         if let timestamp { swift_structure_take_int64(info, FrameSample.Field.timestamp, gint64(timestamp)) }
-        swift_structure_take_static_string(info, Field.mimeType, FrameSample.interned(mimeType))
-        swift_structure_take_static_string(info, Field.side, FrameSample.interned(side.rawValue))
+        swift_structure_take_static_string(info, Field.mimeType, Interned.mimeTypes[codec]?.pointer ?? FrameSample.interned(mimeType))
+        swift_structure_take_static_string(info, Field.side, (side == .send ? Interned.send : Interned.receive).pointer)
         if let video {
-            swift_structure_take_static_string(info, Field.type, FrameSample.interned(video.type.rawValue))
+            let type = switch video.type {
+            case .key: Interned.key
+            case .delta: Interned.delta
+            case .empty: Interned.empty
+            }
+            swift_structure_take_static_string(info, Field.type, type.pointer)
             let metadata = video.metadata()
             if let width = metadata.width, let height = metadata.height {
                 swift_structure_take_int(info, Field.width, gint(width))
