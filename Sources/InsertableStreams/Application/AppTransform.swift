@@ -139,15 +139,18 @@ final class RawAppTransformer: FrameTransformer {
 final class EncodedAppTransformer: EncodedFrameTransformer {
     private let detail: String?
     private var signal: TransformFrameSignal?
+    /// The worker running the chain (it outlives its transformers): caps, side and rid of the frames.
+    private unowned(unsafe) var host: ScriptWorker?
 
     init(detail: String?) { self.detail = detail }
 
     func start(controller: EncodedTransformController) throws {
         signal = TransformFrameSignal(element: try AppTransform.element(of: controller), detail: detail)
+        host = controller.host as? ScriptWorker
     }
 
     func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
-        guard let signal, signal.hasHandler, let host = controller.host as? ScriptWorker else { return try controller.enqueue(frame) }
+        guard let signal, let host, signal.hasHandler else { return try controller.enqueue(frame) }
         guard let sample = frame.moveIntoSample(caps: host.currentCaps, side: host.side, rid: host.rid) else {
             throw MediaFrameError.closed("\(type(of: frame))")
         }
