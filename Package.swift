@@ -32,6 +32,9 @@ let package = Package(
         .library(name: "gstinsertablestreams", type: .dynamic, targets: ["InsertableStreamsPlugin"]),
         // For Swift applications: the frame/stream API and in-process element registration.
         .library(name: "InsertableStreams", targets: ["InsertableStreams"]),
+        // For transform modules (shared libraries the plugin loads at run time) and for
+        // applications registering the same transforms in process: no GStreamer.
+        .library(name: "TransformModuleKit", targets: ["TransformModuleKit"]),
         .executable(name: "custom-transform-example", targets: ["CustomTransformExample"]),
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
         // Serves the E2EE call page and runs the GStreamer peer it calls (README "Browser interop").
@@ -57,6 +60,8 @@ let package = Package(
         // GstHarness: the tests only.
         .systemLibrary(name: "CGStreamerCheck", pkgConfig: "gstreamer-check-1.0",
                        providers: [.apt(["libgstreamer1.0-dev"])]),
+        // The transform module C ABI (insertable_streams_module.h): one header, no library.
+        .systemLibrary(name: "CTransformModule"),
         .target(name: "GStreamerBridge", dependencies: ["CGStreamer"]),
         // The generic transformer / chain / catalog / worker grammar / messages: no GStreamer.
         .target(name: "TransformCore"),
@@ -69,8 +74,13 @@ let package = Package(
                     .product(name: "CryptoExtras", package: "swift-crypto"),
                 ]),
         .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"]),
+        // Module authors' side of the C ABI: ModuleTransform, frames, controller, the entry tables.
+        .target(name: "TransformModuleKit", dependencies: ["CTransformModule", "TransformCore"]),
+        // The plugin's side: loading modules (GST_INSERTABLE_STREAMS_MODULE_PATH) and running their transforms.
+        .target(name: "TransformModules",
+                dependencies: ["CTransformModule", "TransformModuleKit", "CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams"]),
         .target(name: "InsertableStreams",
-                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms"]),
+                dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "EncodedStreams", "BuiltinTransforms", "TransformModules"]),
         .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "CGStreamerWebRTC", "InsertableStreams"]),
         .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"]),
         .target(name: "BrowserCall",

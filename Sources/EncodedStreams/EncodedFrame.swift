@@ -253,7 +253,7 @@ open class EncodedFrame: @unchecked Sendable {
 public final class EncodedVideoFrame: EncodedFrame, @unchecked Sendable {
     /// `type`: key frames are the buffers without GST_BUFFER_FLAG_DELTA_UNIT; empty ones have no bytes.
     public let type: EncodedVideoFrameType
-    private let capsSize: (width: Int, height: Int)?
+    package let capsSize: (width: Int, height: Int)?
     private let frameId: UInt64
 
     package init(buffer: UnsafeMutablePointer<GstBuffer>, codec: EncodedCodec, origin: FrameOrigin,

@@ -68,6 +68,8 @@ package protocol EncodedTransformHost: TransformHost where Frame == EncodedFrame
     var side: TransformSide { get }
     var options: TransformMessage { get }
     var currentCodec: EncodedCodec? { get }
+    /// The element's `rid` (RFC 8851 restriction identifier), nil when it has none.
+    var rid: String? { get }
     func generateKeyFrame(rid: String?, completion: (@Sendable (Result<Int64?, EncodedTransformError>) -> Void)?) throws
     func sendKeyFrameRequest() throws
 }
@@ -85,6 +87,9 @@ extension StreamController where Frame == EncodedFrame {
 
     /// Send or receive side (detected from the element's neighbours, or its `side` property).
     public var side: TransformSide { encodedHost.side }
+
+    /// The element's rid, nil when it has none.
+    package var rid: String? { encodedHost.rid }
 
     /// The codec of the current caps, once they are known.
     public var codec: EncodedCodec? { encodedHost.currentCodec }

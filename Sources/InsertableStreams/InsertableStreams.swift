@@ -2,7 +2,9 @@
 @_exported import MediaStreams
 import BuiltinTransforms
 import CGStreamer
+import CTransformModule
 import GStreamerBridge
+import TransformModules
 
 /// Entry points for applications and for the plugin.
 public enum InsertableStreams {
@@ -16,11 +18,39 @@ public enum InsertableStreams {
     public static func registerElements(plugin: OpaquePointer? = nil) -> Bool {
         BuiltinTransforms.registerAll()
         AppTransform.register()
+        // Before the elements' classes exist: their `worker` descriptions list module transforms.
+        TransformModules.loadFromEnvironment()
         let processor = registerElement(TrackProcessorElement.self, name: "trackprocessor", plugin: plugin)
         let generator = registerElement(TrackGeneratorElement.self, name: "trackgenerator", plugin: plugin)
         let scriptTransform = registerElement(RtpScriptTransformElement.self, name: "rtpscripttransform", plugin: plugin)
         return processor && generator && scriptTransform
     }
+}
+
+extension InsertableStreams {
+    /// Registers the transforms of a transform module linked into this process, by its entry
+    /// point (the `@_cdecl("insertable_streams_module")` function a module exports): the same
+    /// transform sources a module shared library is built from, without a shared library.
+    public static func registerModule(entry: ISMEntryPoint) throws -> [String] {
+        do {
+            return try TransformModules.register(entry: entry).transforms
+        } catch {
+            throw InsertableStreamsError(description: error.description)
+        }
+    }
+
+    /// Loads one transform module file (as GST_INSERTABLE_STREAMS_MODULE_PATH would) and
+    /// returns the names of the transforms it registered.
+    public static func loadModule(path: String) throws -> [String] {
+        do {
+            return try TransformModules.load(path: path)?.transforms ?? []
+        } catch {
+            throw InsertableStreamsError(description: error.description)
+        }
+    }
+
+    /// Transform modules that could not be loaded, each with its reason.
+    public static var moduleProblems: [String] { TransformLoadProblems.all }
 }
 
 /// Errors of the Swift API around the elements.

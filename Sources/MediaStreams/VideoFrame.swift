@@ -48,7 +48,7 @@ public final class VideoFrame: @unchecked Sendable {
     public let colorSpace: VideoColorSpace
     package let timing: FrameTiming
     package let videoInfo: GstVideoInfo
-    let buffer: OwnedBuffer
+    package let buffer: OwnedBuffer
 
     /// Wraps `buffer` (transfer full) described by `info`.
     package init(buffer: UnsafeMutablePointer<GstBuffer>, info: GstVideoInfo, format: VideoPixelFormat,

@@ -70,6 +70,9 @@ public struct TransformParameters: Sendable {
 
     public func string(_ name: String) -> String? { values[name] }
 
+    /// Every parameter given, for transforms that pass them on (module transforms).
+    package var allValues: [String: String] { values }
+
     public func requiredString(_ name: String, hint: String) throws -> String {
         guard let text = values[name], !text.isEmpty else {
             throw TransformSpecError("transform '\(transformName)' needs \(name)=...: \(hint)")
@@ -84,18 +87,38 @@ public struct RegisteredTransform<Frame>: Sendable {
     public let name: String
     public let summary: String
     public let parameters: [TransformParameterInfo]
+    /// Where the transform comes from when it is not built in, e.g. "module /path/libhats.so".
+    public let origin: String?
     public let factory: Factory
 
-    public init(name: String, summary: String, parameters: [TransformParameterInfo] = [], factory: @escaping Factory) {
+    public init(name: String, summary: String, parameters: [TransformParameterInfo] = [], origin: String? = nil,
+                factory: @escaping Factory) {
         self.name = name
         self.summary = summary
         self.parameters = parameters
+        self.origin = origin
         self.factory = factory
     }
+
+    /// The name, followed by its origin when it is not built in: "hats (module /path/libhats.so)".
+    public var listing: String { origin.map { "\(name) (\($0))" } ?? name }
 }
 
 /// Every catalog's table, keyed by frame type (generic types cannot have stored statics).
 private let catalogTables = Mutex<[ObjectIdentifier: [String: any Sendable]]>([:])
+
+/// Transform modules that could not be loaded, and why: every catalog's unknown-name error
+/// lists them, since the transform asked for may be in one of them.
+public enum TransformLoadProblems {
+    private static let problems = Mutex<[String]>([])
+
+    /// Records "what: why" once (the same text again is ignored).
+    public static func record(_ problem: String) {
+        problems.withLock { if !$0.contains(problem) { $0.append(problem) } }
+    }
+
+    public static var all: [String] { problems.withLock { $0 } }
+}
 
 /// The transforms known by name for one frame type, built in and registered by applications:
 /// `TransformRegistry` (raw frames) and `EncodedTransformRegistry` (encoded frames).
@@ -108,6 +131,31 @@ public enum TransformCatalog<Frame: TransformableFrame> {
     }
 
     public static var names: [String] { catalogTables.withLock { ($0[key] ?? [:]).keys.sorted() } }
+
+    /// Every name, with where it comes from when not built in, e.g. "blur, hats (module /m/libhats.so), mirror".
+    public static var listing: String { descriptors.map(\.listing).joined(separator: ", ") }
+
+    /// Every name with its parameters and origin, e.g. "negate (clear); trailer (magic; module /m/libt.so)".
+    public static var parameterListing: String {
+        descriptors.map { transform in
+            var notes: [String] = []
+            if !transform.parameters.isEmpty { notes.append(transform.parameters.map(\.name).joined(separator: ", ")) }
+            if let origin = transform.origin { notes.append(origin) }
+            return notes.isEmpty ? transform.name : "\(transform.name) (\(notes.joined(separator: "; ")))"
+        }.joined(separator: "; ")
+    }
+
+    /// The transform modules that failed to load, as a sentence for descriptions ("" when none).
+    public static var problemsSentence: String {
+        let problems = TransformLoadProblems.all
+        return problems.isEmpty ? "" : " Modules not loaded: " + problems.joined(separator: "; ") + "."
+    }
+
+    /// `listing`, then the modules that failed to load (for error messages).
+    public static var listingWithProblems: String {
+        let problems = TransformLoadProblems.all
+        return problems.isEmpty ? listing : listing + "; not loaded: " + problems.joined(separator: "; ")
+    }
 
     public static var descriptors: [RegisteredTransform<Frame>] {
         catalogTables.withLock { ($0[key] ?? [:]).values.compactMap { $0 as? RegisteredTransform<Frame> } }
@@ -123,7 +171,7 @@ public enum TransformCatalog<Frame: TransformableFrame> {
         let noun = Frame.transformNoun
         return try description.steps.map { step in
             guard let transform = descriptor(named: step.name) else {
-                throw TransformSpecError("unknown \(noun) '\(step.name)' in worker \"\(description.text)\"; known \(noun)s: \(names.joined(separator: ", "))")
+                throw TransformSpecError("unknown \(noun) '\(step.name)' in worker \"\(description.text)\"; known \(noun)s: \(listingWithProblems)")
             }
             let known = Set(transform.parameters.map(\.name))
             for key in step.values.keys.sorted() where !known.contains(key) {

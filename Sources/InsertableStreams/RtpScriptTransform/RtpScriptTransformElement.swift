@@ -45,7 +45,7 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, TransformMe
     override class var properties: [PropertyDeclaration] {
         [ElementProperty<RtpScriptTransformElement>]([
             .string("worker", nick: "Worker transform",
-                    blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\", \"negate clear=none\", \"sframe suite=AES_128_GCM_SHA256_128\". Known (parameters): \(EncodedTransformRegistry.descriptors.map { $0.parameters.isEmpty ? $0.name : "\($0.name) (\($0.parameters.map(\.name).joined(separator: ", ")))" }.joined(separator: "; ")). Unset: identity",
+                    blurb: "Encoded transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"negate\", \"negate clear=none\", \"sframe suite=AES_128_GCM_SHA256_128\". Known (parameters): \(EncodedTransformRegistry.parameterListing). Unset: identity.\(EncodedTransformRegistry.problemsSentence) Transform modules are loaded from GST_INSERTABLE_STREAMS_MODULE_PATH",
                     \.worker),
             .structure("options", nick: "Options",
                        blurb: "Handed to the transform unchanged, like the options of new RTCRtpScriptTransform(worker, options), e.g. \"options,name=senderTransform\". sframe reads its keys here: key=(string)<hex base key, 16+ bytes>, key-id=(guint64)N, and for receivers keys=\"<id>:<hex>,...\"",

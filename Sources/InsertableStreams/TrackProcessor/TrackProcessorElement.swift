@@ -39,7 +39,7 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
     override class var properties: [PropertyDeclaration] {
         [ElementProperty<TrackProcessorElement>]([
             .string("worker", nick: "Worker transform",
-                    blurb: "Transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"sepia ! mirror\" or \"blur radius=8\". Known: \(TransformRegistry.names.joined(separator: ", ")). Unset: identity when pipe-to is set, otherwise frames wait for a Swift reader",
+                    blurb: "Transform run on every frame on the element's worker thread: transforms separated by '!', each with key=value parameters, e.g. \"sepia ! mirror\" or \"blur radius=8\". Known: \(TransformRegistry.listing). Unset: identity when pipe-to is set, otherwise frames wait for a Swift reader.\(TransformRegistry.problemsSentence) Transform modules are loaded from GST_INSERTABLE_STREAMS_MODULE_PATH",
                     \.worker),
             .string("pipe-to", nick: "Pipe to",
                     blurb: "Name of the channel, the trackgenerator of that name, that receives the transform's output (readable.pipeThrough(worker).pipeTo(generator.writable)); processor and generator meet by name in any pipeline of the process, whichever is created or started first",
