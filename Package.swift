@@ -106,12 +106,17 @@ let package = Package(
                 ]),
             ]),
         .executableTarget(name: "CustomTransformExample", dependencies: ["InsertableStreams"]),
+        // The template module's transforms compiled into this package too: the tests register the
+        // same sources in process (InsertableStreams.registerModule) that libhats-module.so is built from.
+        .target(name: "TemplateTransforms", dependencies: ["TransformModuleKit"],
+                path: "templates/transform-module/Sources/TemplateTransforms"),
         .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
         // The transform core and the hand-off queue alone: fast, no GStreamer.
         .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
-                                   "GStreamerBridge", "Handoff", "SFrame", "CGStreamerCheck"],
+                                   "GStreamerBridge", "Handoff", "SFrame", "CGStreamerCheck",
+                                   "TransformModuleKit", "TemplateTransforms"],
 ),
         // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
         // from the plugin's.

@@ -28,6 +28,11 @@ final class PluginTests: XCTestCase {
     }
 
     func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try Self.run(executable, arguments, environment: extra)
+    }
+
+    /// Runs `executable` with the built plugin on GST_PLUGIN_PATH and a private registry.
+    static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
         guard let folder = Self.pluginFolder else {
             throw TestFailure("libgstinsertablestreams.so is not built: run `swift build` first")
         }

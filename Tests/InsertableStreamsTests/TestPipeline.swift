@@ -13,6 +13,8 @@ enum TestEnvironment {
         setenv("GST_REGISTRY_UPDATE", "yes", 1)
         // The built plugin must not shadow the in-process registration.
         unsetenv("GST_PLUGIN_PATH")
+        // Modules are loaded by the tests that want them, not from the developer's environment.
+        unsetenv("GST_INSERTABLE_STREAMS_MODULE_PATH")
         gst_init(nil, nil)
         InsertableStreams.registerElements()
         TestTransforms.register()

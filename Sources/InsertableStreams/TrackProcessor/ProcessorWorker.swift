@@ -135,6 +135,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
             // The generator posted the error itself; the frame is gone.
             TrackProcessorElement.category.warning("generator refused a frame: \(error)", object: element)
         default:
+            element.failedFrames.add(1, ordering: .relaxed)
             failures.report(error, element: element)
         }
     }

@@ -51,6 +51,8 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
                      blurb: "Frames that entered the ring since the element started (totalFrames)") { $0.ring.totalCount },
             .counter("discarded-frames", nick: "Discarded frames",
                      blurb: "Frames dropped from the ring because the consumer was slower than the source, or flushed (discardedFrames)") { $0.ring.droppedCount },
+            .counter("failed-frames", nick: "Failed frames",
+                     blurb: "Frames dropped because a transform threw (a warning is posted at most once a second)") { $0.failedFrames.load(ordering: .relaxed) },
         ]).map(\.declaration)
     }
     override class var signals: [SignalDeclaration] {
@@ -74,6 +76,8 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
 
     /// The frames between the streaming thread and the worker (or a Swift reader).
     let ring = FrameRing.ring(capacity: 1)
+    /// Frames lost because a transform threw (`failed-frames`); the worker counts, any thread reads.
+    let failedFrames = Atomic<UInt64>(0)
     let settings = SettingsStore(Settings())
     private let media = Mutex<MediaDescription?>(nil)
     private let running = Mutex<RunningState>(RunningState())
