@@ -61,7 +61,7 @@ final class ModuleTests: XCTestCase {
     func blackFrames(worker: String, count: Int = 3, format: String = "RGBA") throws -> (frames: [CapturedBuffer], pipeline: TestPipeline) {
         let pipeline = try TestPipeline("""
             videotestsrc pattern=black num-buffers=\(count) ! video/x-raw,format=\(format),width=64,height=48,framerate=30/1 ! \
-            trackprocessor name=p worker="\(worker)" pipe-to=modules-out sync=false max-buffer-size=8 \
+            trackprocessor name=p worker="\(worker)" pipe-to=modules-out sync=false max-buffer-size=64 \
             trackgenerator name=modules-out ! fakesink name=out
             """)
         let output = pipeline.collect("out")
@@ -131,6 +131,7 @@ final class ModuleTests: XCTestCase {
     func testAModuleTransformThatThrowsLosesOnlyThatFrame() throws {
         XCTAssertEqual(try Self.loadedHere.get(), ["swiftmirror", "passthrough", "fail-every", "c-twice", "c-invert"])
         let (frames, pipeline) = try blackFrames(worker: "fail-every n=3", count: 9)
+        XCTAssertEqual(pipeline.uint64("p", "discarded-frames"), 0, "the ring holds every frame")
         XCTAssertEqual(frames.count, 6)
         XCTAssertEqual(pipeline.uint64("p", "failed-frames"), 3)
         let warnings = pipeline.messages.filter { $0.kind == .warning }
