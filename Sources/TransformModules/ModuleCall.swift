@@ -111,6 +111,9 @@ final class ModuleCall {
     var encodedController: EncodedTransformController?
     /// The current call's input is audio (no new video frames then).
     var inputIsAudio = false
+    /// The current call's input video frame's timing: new frames with its timestamp take all of
+    /// it (the generator places them on the clock as it would the input).
+    var inputTiming: (timestamp: Int64, timing: FrameTiming)?
 
     init(elementName: String, transformName: String) {
         self.elementName = elementName
@@ -230,13 +233,18 @@ final class ModuleCall {
             fail("new_video_frame: format '\(name)' is not one of \(VideoPixelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             return nil
         }
-        let made: VideoFrame
+        var made: VideoFrame
         do {
             made = try VideoFrame(format: pixelFormat, width: Int(width), height: Int(height), timestamp: timestamp,
                                   duration: duration >= 0 ? duration : nil)
         } catch {
             fail("new_video_frame: \(error)")
             return nil
+        }
+        if let input = inputTiming, input.timestamp == timestamp, let buffer = made.buffer.take() {
+            var timing = input.timing
+            if duration >= 0 { timing.duration = UInt64(duration) * 1000 }
+            made = VideoFrame(buffer: buffer, info: made.videoInfo, format: pixelFormat, timing: timing)
         }
         let slot = nextSlot()
         guard slot.map(made: made), let base = slot.mappedData else {

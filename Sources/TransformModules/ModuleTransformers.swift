@@ -73,6 +73,8 @@ final class ModuleRawTransformer: FrameTransformer {
             switch frame {
             case .video(let video):
                 call.inputIsAudio = false
+                call.inputTiming = (video.timestamp, video.timing)
+                defer { call.inputTiming = nil }
                 return try video.withMutablePlanes { planes in
                     described.pointee.kind = UInt32(ISM_FRAME_VIDEO.rawValue)
                     described.pointee.format = FormatNames.name(of: video.format)

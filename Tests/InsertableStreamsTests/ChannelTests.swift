@@ -9,15 +9,6 @@ final class ChannelTests: XCTestCase {
 
     private let live = "videotestsrc is-live=true ! video/x-raw,format=RGBA,width=32,height=24,framerate=100/1"
 
-    private func waitUntil(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            g_usleep(10_000)
-        }
-        return condition()
-    }
-
     func testProcessorCreatedAndPlayingBeforeTheGeneratorExists() throws {
         let producer = try TestPipeline("\(live) ! trackprocessor name=proc worker=mirror pipe-to=late max-buffer-size=2")
         producer.play()

@@ -129,13 +129,44 @@ final class ModuleTests: XCTestCase {
     }
 
     func testAModuleTransformThatThrowsLosesOnlyThatFrame() throws {
-        XCTAssertEqual(try Self.loadedHere.get(), ["swiftmirror", "passthrough", "fail-every", "c-twice", "c-invert"])
+        XCTAssertEqual(try Self.loadedHere.get(), ["swiftmirror", "passthrough", "fail-every", "halve", "c-twice", "c-invert"])
         let (frames, pipeline) = try blackFrames(worker: "fail-every n=3", count: 9)
         XCTAssertEqual(pipeline.uint64("p", "discarded-frames"), 0, "the ring holds every frame")
         XCTAssertEqual(frames.count, 6)
         XCTAssertEqual(pipeline.uint64("p", "failed-frames"), 3)
         let warnings = pipeline.messages.filter { $0.kind == .warning }
         XCTAssertTrue(warnings.contains { $0.text.contains("fail-every: frame 3 fails on purpose (n=3)") }, "\(warnings)")
+    }
+
+    func testANewSmallerFrameReplacesEachFrame() throws {
+        _ = try Self.loadedHere.get()
+        // hats on 64x48, then halve: 32x24 frames whose pixels are every other hat pixel.
+        let (frames, _) = try blackFrames(worker: "hats count=2 height=25 ! halve", count: 3)
+        XCTAssertEqual(frames.count, 3)
+        for (index, frame) in frames.enumerated() {
+            XCTAssertTrue(frame.caps.contains("width=(int)32") && frame.caps.contains("height=(int)24"), frame.caps)
+            XCTAssertEqual(frame.bytes.count, 32 * 24 * 4)
+            XCTAssertEqual(frame.pts, UInt64(index) * 1_000_000_000 / 30, "the new frame keeps the timestamp")
+            for y in 0..<24 {
+                for x in 0..<32 {
+                    let hat = Hats.isHat(x: x * 2, y: y * 2, width: 64, height: 48, count: 2, heightPercent: 25)
+                    let pixel = Array(frame.bytes[(y * 32 + x) * 4..<(y * 32 + x) * 4 + 4])
+                    if pixel != (hat ? [230, 30, 200, 255] : [0, 0, 0, 255]) { return XCTFail("(\(x),\(y)): \(pixel)") }
+                }
+            }
+        }
+    }
+
+    func testMessagesReachTheModuleAndComeBack() throws {
+        let pipeline = try TestPipeline("audiotestsrc is-live=true ! opusenc ! rtpscripttransform name=t side=send worker=trailer ! fakesink name=out")
+        pipeline.play()
+        XCTAssertTrue(waitUntil(5) { pipeline.uint64("t", "total-frames") > 2 })
+        postMessage(pipeline.element("t"), "trailer/stats")
+        let reply = try XCTUnwrap(pipeline.waitFor(timeout: 5) { $0.kind == .element && $0.structure.hasPrefix("trailer/stats") }, "\(pipeline.messages)")
+        XCTAssertTrue(reply.structure.contains("received=(int)0") && reply.structure.contains("dropped=(int)0"), reply.structure)
+        let sent = reply.structure.split(separator: "sent=(int)").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        XCTAssertGreaterThan(sent, 2, reply.structure)
+        XCTAssertEqual(reply.source, "t")
     }
 
     func testEnqueueingAFrameTwiceIsRefusedNotDuplicated() throws {
@@ -239,5 +270,27 @@ final class ModuleTests: XCTestCase {
         XCTAssertTrue(listing.contains("Modules not loaded:") && listing.contains("was built for transform module ABI version 99"), inspect.output)
         let encodedInspect = try plugin.run("/usr/bin/gst-inspect-1.0", ["rtpscripttransform"], environment: ["GST_INSERTABLE_STREAMS_MODULE_PATH": path])
         XCTAssertTrue(encodedInspect.output.replacingOccurrences(of: "\n", with: " ").contains("trailer (magic; module"), encodedInspect.output)
+    }
+
+    /// GStreamer's leaks tracer over module transforms: new frames, failures, refused enqueues,
+    /// replaced encoded bytes and dropped encoded frames leave no buffer, caps or event alive.
+    func testModuleTransformsLeakNothing() throws {
+        let modules = try Self.modules.get()
+        let path = ["template", "second", "c/libinvert-module.so", "bad/libtwice-module.so"].map { modules.appendingPathComponent($0).path }.joined(separator: ":")
+        let pipelines: [[String]] = [
+            ["videotestsrc", "num-buffers=20", "!", Self.rgbaCaps, "!", "tee", "name=t", "!", "queue", "!", "trackprocessor",
+             "worker=hats ! halve ! swiftmirror ! fail-every n=4 ! c-invert", "pipe-to=g", "sync=false", "trackgenerator", "name=g", "!", "fakesink",
+             "t.", "!", "queue", "!", "trackprocessor", "worker=c-twice", "sync=false", "max-buffer-size=2"],
+            ["audiotestsrc", "num-buffers=20", "!", "opusenc", "!", "rtpscripttransform", "side=send", "worker=trailer", "!",
+             "rtpscripttransform", "side=receive", "worker=trailer ! passthrough", "!", "opusdec", "!", "fakesink",
+             "audiotestsrc", "num-buffers=10", "!", "opusenc", "!", "rtpscripttransform", "side=receive", "worker=trailer", "!", "fakesink"],
+        ]
+        for arguments in pipelines {
+            let result = try PluginTests.run("/usr/bin/gst-launch-1.0", ["-q"] + arguments,
+                                             environment: ["GST_INSERTABLE_STREAMS_MODULE_PATH": path, "GST_TRACERS": "leaks", "GST_DEBUG": "GST_TRACER:7"])
+            XCTAssertTrue(result.output.contains("object-alive.class"), "the leaks tracer did not run: \(result.output.suffix(500))")
+            let leaks = result.output.split(separator: "\n").filter { $0.contains("object-alive, type-name=") && !$0.contains("format string") }
+            XCTAssertEqual(leaks.count, 0, "\(arguments):\n\(leaks.prefix(10).joined(separator: "\n"))")
+        }
     }
 }

@@ -193,14 +193,6 @@ final class RtpScriptTransformControlTests: XCTestCase {
 
     // MARK: helpers
 
-    private func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = g_get_monotonic_time() + gint64(seconds * 1_000_000)
-        while g_get_monotonic_time() < deadline {
-            if condition() { return true }
-            g_usleep(10_000)
-        }
-        return condition()
-    }
 }
 
 /// `post-message` with a structure parsed from `text`.

@@ -22,6 +22,17 @@ enum TestEnvironment {
     }()
 }
 
+/// Checks `condition` every 10 ms until it holds or `seconds` pass (for figures that only a
+/// property shows; bus messages use TestPipeline.waitFor).
+func waitUntil(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = g_get_monotonic_time() + gint64(seconds * 1_000_000)
+    while g_get_monotonic_time() < deadline {
+        if condition() { return true }
+        g_usleep(10_000)
+    }
+    return condition()
+}
+
 /// A bus message the tests look at.
 struct BusMessage: CustomStringConvertible {
     enum Kind { case error, warning, element, endOfStream }

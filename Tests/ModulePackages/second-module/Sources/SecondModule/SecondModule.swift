@@ -2,7 +2,7 @@ import TransformModuleKit
 
 @_cdecl("insertable_streams_module")
 public func insertableStreamsModule(_ host: UnsafePointer<ISMHost>?) -> UnsafePointer<ISMModule>? {
-    TransformModule.describe(name: "second-module", version: "0.1", transforms: [SwiftMirror.self, Passthrough.self, FailEvery.self], host: host)
+    TransformModule.describe(name: "second-module", version: "0.1", transforms: [SwiftMirror.self, Passthrough.self, FailEvery.self, Halve.self], host: host)
 }
 
 /// Flips every plane horizontally, in place: the algorithm of the plugin's built-in `mirror`
@@ -84,5 +84,32 @@ final class FailEvery: ModuleTransform {
         count += 1
         if count % n == 0 { throw ModuleError("fail-every: frame \(count) fails on purpose (n=\(n))") }
         try controller.enqueue(frame)
+    }
+}
+
+/// Makes a new frame of half the width and height (every other sample of every other row) and
+/// passes it on instead of the input: the module ABI's new_video_frame.
+final class Halve: ModuleTransform {
+    static let name = "halve"
+    static let summary = "Halves the picture's width and height (a new, smaller frame replaces each frame)"
+    static let frames = ModuleFrames.raw(formats: [.i420, .rgba, .bgra, .rgbx, .bgrx])
+
+    init(parameters: TransformParameters) throws {}
+
+    func transform(_ frame: ModuleFrame, controller: ModuleController) throws {
+        guard let format = frame.pixelFormat else { throw ModuleError("halve: not raw video") }
+        let output = try controller.newVideoFrame(format: format, width: max(1, frame.width / 2), height: max(1, frame.height / 2),
+                                                  timestamp: frame.timestamp, duration: frame.duration)
+        for index in 0..<frame.planeCount {
+            let source = frame.plane(index), target = output.plane(index)
+            let sampleBytes = format.isRGB ? 4 : 1
+            for row in 0..<target.rows {
+                let input = source.row(min(source.rows - 1, row * 2)), out = target.row(row)
+                for x in 0..<(target.rowBytes / sampleBytes) {
+                    (out + x * sampleBytes).copyMemory(from: input + min(source.rowBytes / sampleBytes - 1, x * 2) * sampleBytes, byteCount: sampleBytes)
+                }
+            }
+        }
+        try controller.enqueue(output)
     }
 }
