@@ -167,7 +167,8 @@ struct ISMHost {
   /* Encoded, receive side: asks the remote sender for a key frame (RTCP PLI). */
   int32_t (*send_key_frame_request) (ISMController *controller);
   const char *(*last_error) (ISMController *controller);
-  /* Logs in the element's GST_DEBUG category; level as GstDebugLevel (1 ERROR ... 7 TRACE). */
+  /* Logs in the GST_DEBUG category insertablestreams-modules, prefixed with the element and
+   * transform names; level as GstDebugLevel (1 ERROR ... 7 TRACE). */
   void (*log) (ISMController *controller, int32_t level, const char *text);
 };
 
@@ -203,6 +204,7 @@ struct ISMTransform {
   /* A new instance for one worker step. */
   void *(*create) (const ISMTransform *transform, const ISMArgument *arguments, uint32_t n_arguments,
                    char *error, size_t error_size);
+  /* Once, after the last call (on whichever thread releases the worker). */
   void (*destroy) (void *instance);
   /* Once per frame. Not enqueueing `frame` drops it. */
   int32_t (*transform) (void *instance, ISMFrame *frame, ISMController *controller,

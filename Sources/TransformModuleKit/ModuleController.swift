@@ -49,7 +49,7 @@ public struct ModuleController {
 
     public enum LogLevel: Int32, Sendable { case error = 1, warning = 2, fixme = 3, info = 4, debug = 5, log = 6, trace = 7 }
 
-    /// Logs in the element's GST_DEBUG category.
+    /// Logs in the GST_DEBUG category insertablestreams-modules (element and transform named).
     public func log(_ level: LogLevel, _ text: String) { text.withCString { host.log(pointer, level.rawValue, $0) } }
 }
 

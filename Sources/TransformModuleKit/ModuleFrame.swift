@@ -47,9 +47,12 @@ public struct ModuleFrame {
 
     public var planeCount: Int { Int(pointer.pointee.n_planes) }
 
-    /// Plane `index`, writable in place.
-    public func plane(_ index: Int) -> ModulePlane {
-        precondition(index >= 0 && index < planeCount, "plane \(index) of a frame with \(planeCount) planes")
+    /// Plane `index`, writable in place. Throws for an index the frame does not have (an error
+    /// loses this frame only; a trap would take the application down).
+    public func plane(_ index: Int) throws -> ModulePlane {
+        guard index >= 0, index < planeCount else {
+            throw ModuleError("plane \(index) of a \(formatName) frame with \(planeCount) plane\(planeCount == 1 ? "" : "s")")
+        }
         let plane = pointer.pointee.planes[index]
         return ModulePlane(data: UnsafeMutableRawPointer(plane.data!), stride: Int(plane.stride),
                            rowBytes: Int(plane.row_bytes), rows: Int(plane.rows))

@@ -42,7 +42,7 @@ public final class Hats: ModuleTransform {
         let width = frame.width, height = frame.height
         let hatHeight = max(1, height * heightPercent / 100)
         if let offsets = format.rgbOffsets {
-            let plane = frame.plane(0)
+            let plane = try frame.plane(0)
             for y in 0..<min(hatHeight, plane.rows) {
                 let row = plane.row(y).assumingMemoryBound(to: UInt8.self)
                 for x in 0..<width where Self.isHat(x: x, y: y, width: width, height: height, count: count, heightPercent: heightPercent) {
@@ -53,7 +53,7 @@ public final class Hats: ModuleTransform {
             }
         } else {
             // Luma everywhere; chroma once per chroma sample, where its top-left luma pixel is in a hat.
-            let luma = frame.plane(0)
+            let luma = try frame.plane(0)
             for y in 0..<min(hatHeight, luma.rows) {
                 let row = luma.row(y).assumingMemoryBound(to: UInt8.self)
                 for x in 0..<width where Self.isHat(x: x, y: y, width: width, height: height, count: count, heightPercent: heightPercent) {
@@ -61,16 +61,18 @@ public final class Hats: ModuleTransform {
                 }
             }
             let (xShift, yShift) = format.chromaShifts
-            for y in 0..<min((hatHeight + (1 << yShift) - 1) >> yShift, frame.plane(1).rows) {
+            let u = try frame.plane(1), v = format == .nv12 ? nil : try frame.plane(2)  // NV12: U,V pairs in plane 1
+            for y in 0..<min((hatHeight + (1 << yShift) - 1) >> yShift, u.rows) {
+                let uRow = u.row(y).assumingMemoryBound(to: UInt8.self)
+                let vRow = v?.row(y).assumingMemoryBound(to: UInt8.self)
                 for x in 0..<((width + (1 << xShift) - 1) >> xShift)
                 where Self.isHat(x: x << xShift, y: y << yShift, width: width, height: height, count: count, heightPercent: heightPercent) {
-                    if format == .nv12 {
-                        let row = frame.plane(1).row(y).assumingMemoryBound(to: UInt8.self)
-                        row[x * 2] = Self.yuv.u
-                        row[x * 2 + 1] = Self.yuv.v
+                    if let vRow {
+                        uRow[x] = Self.yuv.u
+                        vRow[x] = Self.yuv.v
                     } else {
-                        frame.plane(1).row(y).assumingMemoryBound(to: UInt8.self)[x] = Self.yuv.u
-                        frame.plane(2).row(y).assumingMemoryBound(to: UInt8.self)[x] = Self.yuv.v
+                        uRow[x * 2] = Self.yuv.u
+                        uRow[x * 2 + 1] = Self.yuv.v
                     }
                 }
             }

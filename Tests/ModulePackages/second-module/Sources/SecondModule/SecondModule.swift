@@ -17,7 +17,7 @@ final class SwiftMirror: ModuleTransform {
     func transform(_ frame: ModuleFrame, controller: ModuleController) throws {
         guard let format = frame.pixelFormat else { throw ModuleError("swiftmirror: not raw video") }
         for index in 0..<frame.planeCount {
-            let plane = frame.plane(index)
+            let plane = try frame.plane(index)
             let sampleBytes = format.isRGB ? 4 : (format == .nv12 && index == 1 ? 2 : 1)
             for row in 0..<plane.rows {
                 let data = plane.row(row)
@@ -101,7 +101,7 @@ final class Halve: ModuleTransform {
         let output = try controller.newVideoFrame(format: format, width: max(1, frame.width / 2), height: max(1, frame.height / 2),
                                                   timestamp: frame.timestamp, duration: frame.duration)
         for index in 0..<frame.planeCount {
-            let source = frame.plane(index), target = output.plane(index)
+            let source = try frame.plane(index), target = try output.plane(index)
             let sampleBytes = format.isRGB ? 4 : 1
             for row in 0..<target.rows {
                 let input = source.row(min(source.rows - 1, row * 2)), out = target.row(row)
