@@ -106,9 +106,18 @@ final class ModuleCall {
     let elementName: String
     let transformName: String
 
-    /// The current call's controller (one of them is set during a call).
-    var rawController: TransformController?
-    var encodedController: EncodedTransformController?
+    /// The transformer's controller (one of them), kept from the first call on: a transformer
+    /// has one controller for its life (no reference counting per frame).
+    private(set) var rawController: TransformController?
+    private(set) var encodedController: EncodedTransformController?
+
+    func attach(_ controller: TransformController) {
+        if rawController !== controller { rawController = controller }
+    }
+
+    func attach(_ controller: EncodedTransformController) {
+        if encodedController !== controller { encodedController = controller }
+    }
     /// The current call's input is audio (no new video frames then).
     var inputIsAudio = false
     /// The current call's input video frame's timing: new frames with its timestamp take all of
@@ -160,9 +169,13 @@ final class ModuleCall {
         return slots[index]
     }
 
-    /// Runs one call: `body` fills slots and calls the module, returning its status. Returns the
-    /// frames enqueued, in order; throws the module's reason when it failed (nothing goes on then).
-    func perform(_ body: () throws -> Int32) throws -> [FrameSlot] {
+    /// The first slot of the current (or last) call: the input frame of a `transform` call.
+    var inputSlot: FrameSlot { slots[0] }
+
+    /// Runs one call: `body` fills slots and calls the module, returning its status. Afterwards
+    /// `outputs` holds the frames enqueued, in order; throws the module's reason when it failed
+    /// (nothing goes on then).
+    func perform(_ body: () throws -> Int32) throws {
         usedSlots = 0
         outputs.removeAll(keepingCapacity: true)
         errorBuffer[0] = 0
@@ -180,7 +193,6 @@ final class ModuleCall {
             throw ModuleTransformError("\(transformName) (\(elementName)): \(reason.isEmpty ? "the module transform failed without giving a reason" : reason)")
         }
         end(success: true)
-        return outputs
     }
 
     private func end(success: Bool) {
@@ -212,7 +224,7 @@ final class ModuleCall {
     }
 
     func replaceData(_ frame: UnsafeMutablePointer<ISMFrame>?, size: Int) -> UnsafeMutablePointer<UInt8>? {
-        guard encodedController != nil else { fail("replace_data is for encoded frames; raw frames are rewritten in place or made with new_video_frame"); return nil }
+        guard encodedController != nil, inCall else { fail("replace_data is for encoded frames; raw frames are rewritten in place or made with new_video_frame"); return nil }
         guard let slot = slot(of: frame) else { fail("replace_data: the frame is not one of this call's"); return nil }
         guard size <= 1 << 30 else { fail("replace_data: \(size) bytes is more than an encoded frame can have (1 GiB)"); return nil }
         guard let memory = slot.replace(size: size) else { fail("replace_data: could not allocate \(size) bytes"); return nil }
@@ -280,6 +292,10 @@ final class ModuleCall {
             fail("post_message: a field has a type outside ISMValueType (1 string ... 6 bytes)")
             return -1
         }
+        guard inCall else {
+            fail("post_message: called outside a call of the transform")
+            return -1
+        }
         if let rawController {
             rawController.postMessage(converted)
         } else if let encodedController {
@@ -292,7 +308,7 @@ final class ModuleCall {
     }
 
     func generateKeyFrame(rid: UnsafePointer<CChar>?) -> Int32 {
-        guard let encodedController else { fail("generate_key_frame is for encoded transforms (rtpscripttransform)"); return -1 }
+        guard inCall, let encodedController else { fail("generate_key_frame is for encoded transforms (rtpscripttransform)"); return -1 }
         do {
             try encodedController.generateKeyFrame(rid: rid.map { String(cString: $0) })
             return 0
@@ -303,7 +319,7 @@ final class ModuleCall {
     }
 
     func sendKeyFrameRequest() -> Int32 {
-        guard let encodedController else { fail("send_key_frame_request is for encoded transforms (rtpscripttransform)"); return -1 }
+        guard inCall, let encodedController else { fail("send_key_frame_request is for encoded transforms (rtpscripttransform)"); return -1 }
         do {
             try encodedController.sendKeyFrameRequest()
             return 0

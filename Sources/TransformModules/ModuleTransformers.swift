@@ -65,9 +65,8 @@ final class ModuleRawTransformer: FrameTransformer {
 
     func transform(_ frame: MediaFrame, controller: TransformController) throws {
         let call = module.call
-        call.rawController = controller
-        defer { call.rawController = nil }
-        let outputs = try call.perform {
+        call.attach(controller)
+        try call.perform {
             let slot = call.nextSlot()
             let described = slot.frame
             switch frame {
@@ -113,23 +112,23 @@ final class ModuleRawTransformer: FrameTransformer {
                 }
             }
         }
-        try pass(outputs, input: frame, controller: controller)
+        try pass(call.outputs, input: frame, controller: controller)
     }
 
     func flush(controller: TransformController) throws {
         let call = module.call
-        call.rawController = controller
-        defer { call.rawController = nil }
+        call.attach(controller)
         call.inputIsAudio = false
-        try pass(try call.perform { module.flush() }, input: nil, controller: controller)
+        try call.perform { module.flush() }
+        try pass(call.outputs, input: nil, controller: controller)
     }
 
     func receive(message: TransformMessage, controller: TransformController) throws {
         let call = module.call
-        call.rawController = controller
-        defer { call.rawController = nil }
+        call.attach(controller)
         call.inputIsAudio = false
-        try pass(try call.perform { try module.receive(message) }, input: nil, controller: controller)
+        try call.perform { try module.receive(message) }
+        try pass(call.outputs, input: nil, controller: controller)
     }
 
     /// The enqueued frames, in order: the input frame, or frames made by `new_video_frame`.
@@ -158,22 +157,31 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
 
     var supportedCodecs: Set<EncodedCodec>? { module.descriptor.codecs }
 
+    /// What stays the same for the element's whole stream, read once (each read is a cast of
+    /// the controller's host): the side, and the rid as a C string.
+    private var stream: (side: UInt32, rid: UnsafeMutablePointer<CChar>?)?
+
+    deinit { free(stream?.rid) }
+
     func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
         let call = module.call
-        call.encodedController = controller
-        defer { call.encodedController = nil }
-        var input: FrameSlot?
-        let outputs = try call.perform {
+        call.attach(controller)
+        let stream = self.stream ?? {
+            let found = (side: UInt32(controller.side == .receive ? ISM_SIDE_RECEIVE.rawValue : ISM_SIDE_SEND.rawValue),
+                         rid: controller.rid.flatMap { strdup($0) })
+            self.stream = found
+            return found
+        }()
+        try call.perform {
             let slot = call.nextSlot()
-            input = slot
             let described = slot.frame
-            let video = frame as? EncodedVideoFrame
             let info = frame.streamInfo
-            described.pointee.kind = UInt32(video != nil ? ISM_FRAME_ENCODED_VIDEO.rawValue : ISM_FRAME_ENCODED_AUDIO.rawValue)
             described.pointee.format = FormatNames.name(of: frame.codec)
             described.pointee.timestamp_us = frame.timestamp ?? -1
-            described.pointee.side = UInt32(controller.side == .receive ? ISM_SIDE_RECEIVE.rawValue : ISM_SIDE_SEND.rawValue)
-            if let video {
+            described.pointee.side = stream.side
+            described.pointee.rid = UnsafePointer(stream.rid)
+            if let video = frame as? EncodedVideoFrame {
+                described.pointee.kind = UInt32(ISM_FRAME_ENCODED_VIDEO.rawValue)
                 let type: ISMEncodedType = switch video.type {
                 case .key: ISM_ENCODED_KEY
                 case .delta: ISM_ENCODED_DELTA
@@ -184,6 +192,8 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
                     described.pointee.width = Int32(size.width)
                     described.pointee.height = Int32(size.height)
                 }
+            } else {
+                described.pointee.kind = UInt32(ISM_FRAME_ENCODED_AUDIO.rawValue)
             }
             described.pointee.ssrc = info.synchronizationSource.map(Int64.init) ?? -1
             described.pointee.payload_type = info.payloadType.map(Int32.init) ?? -1
@@ -192,18 +202,16 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
             return try frame.withUnsafeMutableBytes { bytes in
                 described.pointee.data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
                 described.pointee.size = bytes.count
+                guard !info.contributingSources.isEmpty else { return module.transform(slot) }
                 return info.contributingSources.withUnsafeBufferPointer { csrcs in
                     described.pointee.n_csrcs = UInt32(csrcs.count)
                     described.pointee.csrcs = csrcs.baseAddress
-                    guard let rid = controller.rid else { return module.transform(slot) }
-                    return rid.withCString { rid in
-                        described.pointee.rid = rid
-                        return module.transform(slot)
-                    }
+                    return module.transform(slot)
                 }
             }
         }
-        guard let input, outputs.contains(where: { $0 === input }) else { return }  // dropped
+        let input = call.inputSlot
+        guard input.enqueued else { return }  // the module dropped it
         if let replacement = input.takeReplacement() {
             guard let buffer = frame.buffer.makeWritable(),
                   let memory = gst_memory_new_wrapped(GstMemoryFlags(rawValue: 0), replacement.bytes, gsize(replacement.size), 0,
@@ -218,15 +226,13 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
 
     func flush(controller: EncodedTransformController) throws {
         let call = module.call
-        call.encodedController = controller
-        defer { call.encodedController = nil }
-        _ = try call.perform { module.flush() }
+        call.attach(controller)
+        try call.perform { module.flush() }
     }
 
     func receive(message: TransformMessage, controller: EncodedTransformController) throws {
         let call = module.call
-        call.encodedController = controller
-        defer { call.encodedController = nil }
-        _ = try call.perform { try module.receive(message) }
+        call.attach(controller)
+        try call.perform { try module.receive(message) }
     }
 }
