@@ -4,7 +4,7 @@
 # (benchmarks/numpy-bridge.py): throughput at 1280x720 RGBA, and a live 30 fps source with a slow
 # handler (upstream rate, drops, lag). Writes benchmarks/numpy-bridge.json and re-renders
 # BENCHMARKS.md (benchmarks/report.py renders that JSON as the section "numpy effect: app
-# transform vs appsink/appsrc bridge"). About 2 minutes on 2 cores.
+# transform vs appsink/appsrc bridge"). About 2.5 minutes on 2 cores.
 #
 #   benchmarks/run-numpy-bridge.sh [numpy-bridge.py options]   # e.g. --rounds 5 --slow-rounds 1
 #
