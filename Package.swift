@@ -10,7 +10,9 @@
 //   MediaStreams        VideoFrame / AudioData, the frame ring, TransformStream-like API
 //   EncodedStreams      EncodedVideoFrame / EncodedAudioFrame, RTCRtpScriptTransformer-like API,
 //                       codec frame layouts (which bytes payloaders need in clear)
-//   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs), on swift-crypto
+//   OpenSSLCrypto       AES-GCM / AES-CTR / HMAC / HKDF / PBKDF2 from the system's libcrypto (OpenSSL 3),
+//                       EVP contexts kept per key
+//   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs)
 //   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
 //   InsertableStreams   the elements (one folder each), the `app` transform (transform-frame signal) and
 //                       their registration; library product (no unsafe flags: other packages can depend on it)
@@ -43,8 +45,6 @@ let package = Package(
         .executable(name: "sframe-benchmark", targets: ["SFrameBenchmark"]),
     ],
     dependencies: [
-        // Cryptography for SFrame (RFC 9605): AES-GCM, HMAC, HKDF (Crypto) and AES-CTR (CryptoExtras).
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // HTTP + WebSocket server for the browser interop call (no SwiftNIO: small, quick to build).
         .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
@@ -69,10 +69,11 @@ let package = Package(
         .target(name: "Handoff"),
         .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"]),
         .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"]),
-        .target(name: "SFrame", dependencies: [
-                    .product(name: "Crypto", package: "swift-crypto"),
-                    .product(name: "CryptoExtras", package: "swift-crypto"),
-                ]),
+        // Debian's libcrypto (OpenSSL 3): headers and library from pkg-config.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // AES-GCM, AES-CTR, HMAC, HKDF, PBKDF2, SHA-256, random bytes on libcrypto: contexts per key.
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "SFrame", dependencies: ["OpenSSLCrypto"]),
         .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"]),
         // Module authors' side of the C ABI: ModuleTransform, frames, controller, the entry tables.
         .target(name: "TransformModuleKit", dependencies: ["CTransformModule", "TransformCore"]),
@@ -97,8 +98,6 @@ let package = Package(
                 .unsafeFlags([
                     // The Swift runtime goes inside the plugin: no toolchain rpath is needed.
                     "-static-stdlib",
-                    // FoundationEssentials (swift-crypto's Data) needs these; autolinking misses them.
-                    "-l_FoundationCollections", "-l_FoundationCShims",
                     // Export only gst_plugin_insertablestreams_get_desc.
                     "-Xlinker", "--version-script=\(packageRoot)/plugin/exports.map",
                     // The Swift runtime cannot be unloaded; GStreamer unloads plugins whose init fails.

@@ -10,6 +10,8 @@ packages=(
   gstreamer1.0-nice gstreamer1.0-libav libnice-dev gir1.2-nice-0.1
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   binutils meson ninja-build
+  # libcrypto (OpenSSL 3): the cryptography of sframe and framecryptor.
+  libssl-dev
   # The Python examples of the app transform (numpy effect, SFrame in Python) and their tests.
   python3-numpy python3-cryptography
   # The browser end of the interop tests (BrowserInteropTests) and of browser-call --headless-browser.

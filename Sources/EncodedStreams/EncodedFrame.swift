@@ -234,6 +234,24 @@ open class EncodedFrame: @unchecked Sendable {
         gst_buffer_replace_all_memory(pointer, memory)
     }
 
+    /// Gives the frame `count` new bytes written by `fill` from its current bytes (`input`,
+    /// readable until `fill` returns): encryption and decryption write their output once,
+    /// straight into the frame's new memory. If `fill` throws, the frame keeps its bytes.
+    public func rewrite(count: Int, _ fill: (_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard let pointer = buffer.pointer else { throw MediaFrameError.closed("\(type(of: self))") }
+        // A reference of our own to the current memory keeps the input alive and mapped while
+        // the new memory replaces it (making the buffer writable may drop the old buffer).
+        guard gst_buffer_n_memory(pointer) > 0 else {
+            return try replaceData(count: count) { output in try fill(UnsafeRawBufferPointer(start: nil, count: 0), output) }
+        }
+        guard let memory = gst_buffer_get_all_memory(pointer) else { throw MediaFrameError.mapFailed("could not merge the frame's memory") }
+        defer { gst_memory_unref(memory) }
+        var info = GstMapInfo()
+        guard gst_memory_map(memory, &info, GST_MAP_READ) != 0 else { throw MediaFrameError.mapFailed("could not map the frame's memory") }
+        defer { gst_memory_unmap(memory, &info) }
+        try replaceData(count: count) { output in try fill(UnsafeRawBufferPointer(start: info.data, count: Int(info.size)), output) }
+    }
+
     /// Releases the bytes now (the frame is dropped).
     public func close() { buffer.release() }
 

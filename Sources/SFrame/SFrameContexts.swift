@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials  // what swift-crypto uses: no ICU in the plugin
-#else
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Encrypts frames under the current key: `header || AEAD(key, salt ^ ctr, header || metadata, pt)`.
 ///
 /// A counter value is never used twice under a key id: switching back to a key id resumes
 /// where that key id stopped, and an exhausted counter makes `protect` refuse rather than wrap.
+/// Not thread-safe: one sender belongs to one stream's worker.
 public final class SFrameSender: @unchecked Sendable {
     /// Where the counter of a key id never used by this sender starts.
     public enum CounterStart: Sendable, Equatable {
@@ -59,26 +60,63 @@ public final class SFrameSender: @unchecked Sendable {
 
     private func startValue() -> UInt64 {
         switch counterStart {
-        case .zero: 0
-        case .clock: UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        case .zero:
+            return 0
+        case .clock:
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return UInt64(max(0, now.tv_sec)) &* 1_000_000 &+ UInt64(max(0, now.tv_nsec / 1000))
         }
     }
 
-    /// Encrypts `plaintext`; `metadata` is authenticated but not sent (both ends must know it).
-    public func protect(_ plaintext: some DataProtocol, metadata: some DataProtocol = Data()) throws -> Data {
+    /// The key and counter the next frame gets, or why there is none.
+    private func next() throws -> (SFrameKeyMaterial, SFrameHeader) {
         guard let material else { throw SFrameError.noKey }
         guard let current = counter else { throw SFrameError.counterExhausted(material.keyID) }
-        let header = SFrameHeader(keyID: material.keyID, counter: current).encoded
-        var aad = Data(header)
-        aad.append(contentsOf: metadata)
-        let sealed = try SFrameAEAD.seal(plaintext, material: material, nonce: material.nonce(counter: current), aad: aad)
-        counter = current == .max ? nil : current + 1
-        return Data(header) + sealed
+        return (material, SFrameHeader(keyID: material.keyID, counter: current))
+    }
+
+    /// The size of the next protected frame of `plaintextCount` bytes (header, ciphertext, tag).
+    public func protectedCount(plaintextCount: Int) throws -> Int {
+        let (material, header) = try next()
+        return header.count + plaintextCount + material.suite.tagCount
+    }
+
+    /// Encrypts `plaintext` into `output` (exactly `protectedCount(plaintextCount:)` bytes):
+    /// header || ciphertext || tag. `metadata` is authenticated but not sent (both ends must
+    /// know it). The counter moves on only when the frame was written.
+    public func protect(_ plaintext: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer,
+                        into output: UnsafeMutableRawBufferPointer) throws {
+        let (material, header) = try next()
+        let headerCount = header.count
+        guard output.count == headerCount + plaintext.count + material.suite.tagCount else {
+            throw SFrameError.invalidArgument("the output needs \(headerCount + plaintext.count + material.suite.tagCount) bytes, not \(output.count)")
+        }
+        header.write(into: output)
+        let sealed = UnsafeMutableRawBufferPointer(rebasing: output[headerCount...])
+        try withAAD(UnsafeRawBufferPointer(rebasing: output[..<headerCount]), metadata) { aad in
+            try material.withNonce(counter: header.counter) { nonce in
+                try SFrameAEAD.seal(plaintext, material: material, nonce: nonce, aad: aad, into: sealed)
+            }
+        }
+        counter = header.counter == .max ? nil : header.counter + 1
+    }
+
+    /// Encrypts `plaintext` into a new array.
+    public func protect(_ plaintext: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: try protectedCount(plaintextCount: plaintext.count))
+        try output.withUnsafeMutableBytes { try protect(plaintext, metadata: metadata, into: $0) }
+        return output
+    }
+
+    public func protect(_ plaintext: [UInt8], metadata: [UInt8] = []) throws -> [UInt8] {
+        try plaintext.withUnsafeBytes { plaintext in try metadata.withUnsafeBytes { try protect(plaintext, metadata: $0) } }
     }
 }
 
 /// Decrypts frames with any of the keys it holds, chosen by the frame's key id, and refuses
-/// frames it has already accepted (a sliding replay window per key id).
+/// frames it has already accepted (a sliding replay window per key id). Not thread-safe: one
+/// receiver belongs to one stream's worker.
 public final class SFrameReceiver: @unchecked Sendable {
     private struct Entry {
         let material: SFrameKeyMaterial
@@ -108,25 +146,64 @@ public final class SFrameReceiver: @unchecked Sendable {
     public func removeKey(_ keyID: UInt64) -> Bool { keys.removeValue(forKey: keyID) != nil }
     public var keyIDs: [UInt64] { keys.keys.sorted() }
 
-    /// The plaintext of `frame` and its header, or the reason it was refused.
-    public func unprotect(_ frame: some DataProtocol, metadata: some DataProtocol = Data()) throws -> (plaintext: Data, header: SFrameHeader) {
+    /// The header of `frame`, its size and the key it names, or why the frame cannot be opened.
+    private func parse(_ frame: UnsafeRawBufferPointer) throws -> (SFrameHeader, Int, Entry) {
         let (header, headerCount) = try SFrameHeader.decode(frame)
         guard let entry = keys[header.keyID] else { throw SFrameError.unknownKeyID(header.keyID) }
-        let material = entry.material
-        let sealed = frame.dropFirst(headerCount)
-        guard sealed.count >= material.suite.tagCount else {
-            throw SFrameError.syntax("frame of \(frame.count) bytes is shorter than its header and \(material.suite.tagCount)-byte tag")
+        let tagCount = entry.material.suite.tagCount
+        guard frame.count - headerCount >= tagCount else {
+            throw SFrameError.syntax("frame of \(frame.count) bytes is shorter than its header and \(tagCount)-byte tag")
         }
-        var aad = Data(frame.prefix(headerCount))
-        aad.append(contentsOf: metadata)
-        let plaintext = try SFrameAEAD.open(sealed, material: material, nonce: material.nonce(counter: header.counter), aad: aad)
+        return (header, headerCount, entry)
+    }
+
+    /// The plaintext size of `frame`, or why it cannot be opened (header, key id, length).
+    public func plaintextCount(of frame: UnsafeRawBufferPointer) throws -> Int {
+        let (_, headerCount, entry) = try parse(frame)
+        return frame.count - headerCount - entry.material.suite.tagCount
+    }
+
+    /// Decrypts `frame` into `output` (exactly `plaintextCount(of:)` bytes) and returns its
+    /// header, or the reason it was refused (then `output` must not be used).
+    @discardableResult
+    public func unprotect(_ frame: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer,
+                          into output: UnsafeMutableRawBufferPointer) throws -> SFrameHeader {
+        let (header, headerCount, entry) = try parse(frame)
+        let material = entry.material
+        let sealed = UnsafeRawBufferPointer(rebasing: frame[headerCount...])
+        try withAAD(UnsafeRawBufferPointer(rebasing: frame[..<headerCount]), metadata) { aad in
+            try material.withNonce(counter: header.counter) { nonce in
+                try SFrameAEAD.open(sealed, material: material, nonce: nonce, aad: aad, into: output)
+            }
+        }
         // Checked after authentication, so that `replay` means an authentic frame seen before
         // (a forged one is `authentication`), and only authentic counters move the window.
         if detectsReplays {
             guard entry.window.admits(header.counter) else { throw SFrameError.replay(keyID: header.keyID, counter: header.counter) }
             keys[header.keyID]?.window.record(header.counter)
         }
+        return header
+    }
+
+    /// The plaintext of `frame` (a new array) and its header, or the reason it was refused.
+    public func unprotect(_ frame: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) throws -> (plaintext: [UInt8], header: SFrameHeader) {
+        var plaintext = [UInt8](repeating: 0, count: try plaintextCount(of: frame))
+        let header = try plaintext.withUnsafeMutableBytes { try unprotect(frame, metadata: metadata, into: $0) }
         return (plaintext, header)
+    }
+
+    public func unprotect(_ frame: [UInt8], metadata: [UInt8] = []) throws -> (plaintext: [UInt8], header: SFrameHeader) {
+        try frame.withUnsafeBytes { frame in try metadata.withUnsafeBytes { try unprotect(frame, metadata: $0) } }
+    }
+}
+
+/// Calls `body` with `header || metadata` (SFrame's AAD) in one buffer: on the stack when small.
+func withAAD<R>(_ header: UnsafeRawBufferPointer, _ metadata: UnsafeRawBufferPointer,
+                _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try withUnsafeTemporaryAllocation(byteCount: header.count + metadata.count, alignment: 1) { aad in
+        UnsafeMutableRawBufferPointer(rebasing: aad[..<header.count]).copyMemory(from: header)
+        if metadata.count > 0 { UnsafeMutableRawBufferPointer(rebasing: aad[header.count...]).copyMemory(from: metadata) }
+        return try body(UnsafeRawBufferPointer(aad))
     }
 }
 

@@ -78,6 +78,30 @@ public struct SFrameHeader: Equatable, Sendable {
         return bytes
     }
 
+    /// Writes the encoded header at the start of `output` (at least `count` bytes) without an
+    /// allocation; returns its size.
+    @discardableResult
+    public func write(into output: UnsafeMutableRawBufferPointer) -> Int {
+        var offset = 1
+        var config: UInt8 = 0
+        func put(_ value: UInt64, extendedBit: UInt8, shift: UInt8) {
+            if value < 8 {
+                config |= UInt8(value) << shift
+                return
+            }
+            let length = Self.minimumBytes(value)
+            config |= extendedBit | UInt8(length - 1) << shift
+            for index in 0..<length {
+                output[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(length - 1 - index)))
+            }
+            offset += length
+        }
+        put(keyID, extendedBit: 0x80, shift: 4)
+        put(counter, extendedBit: 0x08, shift: 0)
+        output[0] = config
+        return offset
+    }
+
     /// Parses the header at the start of `bytes`; returns it and its size.
     public static func decode(_ bytes: some Collection<UInt8>) throws -> (SFrameHeader, Int) {
         guard let config = bytes.first else { throw SFrameError.syntax("empty frame: no SFrame header") }

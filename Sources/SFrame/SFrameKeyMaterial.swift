@@ -1,43 +1,33 @@
-import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials  // as SFrameContexts.swift: no ICU in the plugin
-#else
-import Foundation
-#endif
+import OpenSSLCrypto
 
 /// The key and salt SFrame derives from a base key for one key id (RFC 9605 section 4.4.2):
 /// `secret = HKDF-Extract("", base_key)`,
 /// `key = HKDF-Expand(secret, "SFrame 1.0 Secret key " || KID (8 bytes) || suite (2 bytes), Nk)`,
 /// `salt` likewise with "SFrame 1.0 Secret salt ", Nn bytes.
+///
+/// It holds the libcrypto contexts of its key (set up once here), so frames only set their IV.
+/// Never print it: it has no description on purpose.
 public struct SFrameKeyMaterial: Sendable {
     public let suite: CipherSuite
     public let keyID: UInt64
-    let key: SymmetricKey
+    let key: [UInt8]
     public let salt: [UInt8]
-    /// The CTR+HMAC subkeys, split and keyed once here instead of for every frame (nil for GCM).
-    let ctrHmac: CTRHMACKeys?
+    let cipher: SFrameCipher
 
     public init(suite: CipherSuite, keyID: UInt64, baseKey: [UInt8]) throws {
         guard !baseKey.isEmpty else { throw SFrameError.invalidArgument("the base key is empty") }
-        let keyLabel = Self.label("SFrame 1.0 Secret key ", keyID: keyID, suite: suite)
-        let saltLabel = Self.label("SFrame 1.0 Secret salt ", keyID: keyID, suite: suite)
-        let input = SymmetricKey(data: baseKey)
-        let derivedKey: SymmetricKey
-        let derivedSalt: SymmetricKey
-        if suite.usesSHA512 {
-            let secret = HKDF<SHA512>.extract(inputKeyMaterial: input, salt: [UInt8]())
-            derivedKey = HKDF<SHA512>.expand(pseudoRandomKey: secret, info: keyLabel, outputByteCount: suite.keyCount)
-            derivedSalt = HKDF<SHA512>.expand(pseudoRandomKey: secret, info: saltLabel, outputByteCount: suite.nonceCount)
-        } else {
-            let secret = HKDF<SHA256>.extract(inputKeyMaterial: input, salt: [UInt8]())
-            derivedKey = HKDF<SHA256>.expand(pseudoRandomKey: secret, info: keyLabel, outputByteCount: suite.keyCount)
-            derivedSalt = HKDF<SHA256>.expand(pseudoRandomKey: secret, info: saltLabel, outputByteCount: suite.nonceCount)
+        let hash: HashFunction = suite.usesSHA512 ? .sha512 : .sha256
+        let derived: (key: [UInt8], salt: [UInt8])
+        do {
+            let secret = try HKDF.extract(hash: hash, inputKeyMaterial: baseKey, salt: [])
+            derived = (try HKDF.expand(hash: hash, pseudoRandomKey: secret,
+                                       info: Self.label("SFrame 1.0 Secret key ", keyID: keyID, suite: suite), count: suite.keyCount),
+                       try HKDF.expand(hash: hash, pseudoRandomKey: secret,
+                                       info: Self.label("SFrame 1.0 Secret salt ", keyID: keyID, suite: suite), count: suite.nonceCount))
+        } catch {
+            throw SFrameError.invalidArgument("key derivation failed: \(error)")
         }
-        self.suite = suite
-        self.keyID = keyID
-        key = derivedKey
-        salt = derivedSalt.withUnsafeBytes { Array($0) }
-        ctrHmac = CTRHMACKeys(suite: suite, key: derivedKey)
+        try self.init(suite: suite, keyID: keyID, key: derived.key, salt: derived.salt)
     }
 
     /// Already-derived key and salt (the known-answer tests' `sframe_key` / `sframe_salt`).
@@ -47,13 +37,17 @@ public struct SFrameKeyMaterial: Sendable {
         }
         self.suite = suite
         self.keyID = keyID
-        self.key = SymmetricKey(data: key)
+        self.key = key
         self.salt = salt
-        ctrHmac = CTRHMACKeys(suite: suite, key: self.key)
+        do {
+            cipher = try SFrameCipher(suite: suite, key: key)
+        } catch {
+            throw SFrameError.invalidArgument("\(suite): the key was refused: \(error)")
+        }
     }
 
     /// The derived key bytes (tests compare them with the known answers).
-    public var keyBytes: [UInt8] { key.withUnsafeBytes { Array($0) } }
+    public var keyBytes: [UInt8] { key }
 
     static func label(_ prefix: String, keyID: UInt64, suite: CipherSuite) -> [UInt8] {
         Array(prefix.utf8) + SFrameHeader.bigEndian(keyID, count: 8) + SFrameHeader.bigEndian(UInt64(suite.rawValue), count: 2)
@@ -62,35 +56,41 @@ public struct SFrameKeyMaterial: Sendable {
     /// `salt XOR counter` (the counter left-padded to Nn bytes).
     func nonce(counter: UInt64) -> [UInt8] {
         var nonce = salt
-        // In place: no temporary array for the counter's bytes (this runs for every frame).
-        nonce.withUnsafeMutableBufferPointer { bytes in
-            let tail = bytes.count - 8
-            for index in 0..<8 { bytes[tail + index] ^= UInt8(truncatingIfNeeded: counter >> (56 - 8 * index)) }
-        }
+        nonce.withUnsafeMutableBytes { Self.xorCounter(counter, into: $0) }
         return nonce
+    }
+
+    /// Calls `body` with `salt XOR counter` in a stack buffer (no allocation per frame).
+    func withNonce<R>(counter: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var bytes: (UInt64, UInt32) = (0, 0)  // 12 bytes
+        return try withUnsafeMutableBytes(of: &bytes) { buffer in
+            let nonce = UnsafeMutableRawBufferPointer(rebasing: buffer[..<12])
+            salt.withUnsafeBytes { nonce.copyMemory(from: $0) }
+            Self.xorCounter(counter, into: nonce)
+            return try body(UnsafeRawBufferPointer(nonce))
+        }
+    }
+
+    private static func xorCounter(_ counter: UInt64, into nonce: UnsafeMutableRawBufferPointer) {
+        let tail = nonce.count - 8
+        for index in 0..<8 { nonce[tail + index] ^= UInt8(truncatingIfNeeded: counter >> (56 - 8 * index)) }
     }
 }
 
-/// `enc_key = key[..Nka]` as an AES key and `auth_key = key[Nka..]` as an HMAC already keyed
-/// with it (RFC 9605 section 4.5.1). Copying the keyed HMAC per frame skips re-deriving the
-/// padded key blocks and hashing them, which HMAC(key:) does every time.
-struct CTRHMACKeys: Sendable {
-    enum Authenticator: Sendable {
-        case sha256(HMAC<SHA256>)
-        case sha512(HMAC<SHA512>)
-    }
+/// The AEAD of a suite with its libcrypto contexts: AES-GCM, or AES-CTR with `enc_key =
+/// key[..Nka]` and an HMAC keyed once with `auth_key = key[Nka..]` (RFC 9605 section 4.5.1).
+enum SFrameCipher: Sendable {
+    case gcm(AESGCM)
+    case ctrHmac(AESCTR, HMAC)
 
-    let encryptionKey: SymmetricKey
-    let authenticator: Authenticator
-
-    init?(suite: CipherSuite, key: SymmetricKey) {
-        guard suite.construction == .ctrHmac else { return nil }
-        let split = suite.aesKeyCount
-        let (encryption, authentication) = key.withUnsafeBytes {
-            (SymmetricKey(data: UnsafeRawBufferPointer(rebasing: $0[..<split])),
-             SymmetricKey(data: UnsafeRawBufferPointer(rebasing: $0[split...])))
+    init(suite: CipherSuite, key: [UInt8]) throws {
+        switch suite.construction {
+        case .gcm:
+            self = .gcm(try AESGCM(key: key))
+        case .ctrHmac:
+            let split = suite.aesKeyCount
+            self = .ctrHmac(try AESCTR(key: Array(key[..<split])),
+                            try HMAC(hash: suite.usesSHA512 ? .sha512 : .sha256, key: Array(key[split...])))
         }
-        encryptionKey = encryption
-        authenticator = suite.usesSHA512 ? .sha512(HMAC(key: authentication)) : .sha256(HMAC(key: authentication))
     }
 }

@@ -11,11 +11,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SFrame
 
 struct Options {
@@ -50,9 +45,8 @@ func usage() -> Never {
       encrypt, decrypt: SFrameSender.protect, SFrameReceiver.unprotect (the default).
       seal, open: SFrameAEAD alone (fixed nonce, AAD = the metadata): what the AEAD costs
         without the SFrame layer around it.
-      protect-into: the same frames as protect, built the other way round: one malloc of
-        the whole frame, header written, SFrameAEAD.seal(into:) after it, wrapped in Data
-        without a copy. Shows what protect would cost written like that.
+      protect-into: the same frames as protect, written into a caller's buffer
+        (SFrameSender.protect(into:)): what the sframe transform does, into the frame's new memory.
       Prints one JSON object per (suite, op, size) on stdout.
 
     """
@@ -137,13 +131,13 @@ func json(_ fields: [(String, String)]) -> String {
 
 func run(_ options: Options) throws {
     var generator = SystemRandomNumberGenerator()
-    let metadata = Data((0..<options.metadataBytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    let metadata = [UInt8]((0..<options.metadataBytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
     for suite in options.suites {
         let baseKey = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         // Key id 0x1234 and counters from 2^16 (set below): a 6-byte header, as in a real call.
         let material = try SFrameKeyMaterial(suite: suite, keyID: 0x1234, baseKey: baseKey)
         for size in options.sizes {
-            let plaintext = Data((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            let plaintext = [UInt8]((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) })
             let sender = SFrameSender()
             sender.setKey(material)
             sender.setCounter(1 << 16)
@@ -169,11 +163,23 @@ func run(_ options: Options) throws {
                 fatalError("\(suite): SFrameAEAD.open does not undo seal")
             }
             // protect-into must produce exactly what protect does for the same counter.
-            let intoSender = IntoSender(material: material, counter: 1 << 20)
+            let intoSender = SFrameSender()
+            intoSender.setKey(material)
+            intoSender.setCounter(1 << 20)
             let reference = SFrameSender()
             reference.setKey(material)
             reference.setCounter(1 << 20)
-            guard try intoSender.protect(plaintext, metadata: metadata) == reference.protect(plaintext, metadata: metadata) else {
+            var intoOutput = [UInt8](repeating: 0, count: try intoSender.protectedCount(plaintextCount: size))
+            func protectInto() throws -> Int {
+                try plaintext.withUnsafeBytes { plaintext in
+                    try metadata.withUnsafeBytes { metadata in
+                        try intoOutput.withUnsafeMutableBytes { try intoSender.protect(plaintext, metadata: metadata, into: $0) }
+                    }
+                }
+                return intoOutput.count
+            }
+            _ = try protectInto()
+            guard intoOutput == (try reference.protect(plaintext, metadata: metadata)) else {
                 fatalError("\(suite): protect-into differs from SFrameSender.protect")
             }
             for op in options.ops {
@@ -183,7 +189,7 @@ func run(_ options: Options) throws {
                 case "decrypt": body = { try receiver.unprotect(frame, metadata: metadata).plaintext.count }
                 case "seal": body = { try SFrameAEAD.seal(plaintext, material: material, nonce: nonce, aad: metadata).count }
                 case "open": body = { try SFrameAEAD.open(sealed, material: material, nonce: nonce, aad: metadata).count }
-                default: body = { try intoSender.protect(plaintext, metadata: metadata).count }
+                default: body = protectInto
                 }
                 _ = try measure(seconds: options.warmup, body)
                 let (frames, wall, cpu, checksum) = try measure(seconds: options.seconds, body)
@@ -199,39 +205,6 @@ func run(_ options: Options) throws {
                 ]) + "\n")
             }
         }
-    }
-}
-
-/// SFrameSender.protect's frames (header || AEAD(...)), built into one exactly-sized buffer with
-/// SFrameAEAD.seal(into:): no intermediate frame-sized Data. Mirrors SFrameContexts.swift's
-/// header, nonce and AAD; checked against SFrameSender before it is timed.
-final class IntoSender {
-    let material: SFrameKeyMaterial
-    var counter: UInt64
-
-    init(material: SFrameKeyMaterial, counter: UInt64) {
-        self.material = material
-        self.counter = counter
-    }
-
-    func protect(_ plaintext: Data, metadata: Data) throws -> Data {
-        let header = SFrameHeader(keyID: material.keyID, counter: counter).encoded
-        var nonce = material.salt
-        for index in 0..<8 { nonce[nonce.count - 8 + index] ^= UInt8(truncatingIfNeeded: counter >> (56 - 8 * index)) }
-        counter += 1
-        var aad = Data(header)  // header || metadata, as protect builds it
-        aad.append(metadata)
-        let total = header.count + plaintext.count + material.suite.tagCount
-        let frame = UnsafeMutableRawBufferPointer(start: malloc(total)!, count: total)
-        do {
-            frame.copyBytes(from: header)
-            try SFrameAEAD.seal(plaintext, material: material, nonce: nonce, aad: aad,
-                                into: UnsafeMutableRawBufferPointer(rebasing: frame[header.count...]))
-        } catch {
-            free(frame.baseAddress)
-            throw error
-        }
-        return Data(bytesNoCopy: frame.baseAddress!, count: total, deallocator: .free)
     }
 }
 

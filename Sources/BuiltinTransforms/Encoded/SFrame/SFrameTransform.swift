@@ -1,9 +1,4 @@
 import EncodedStreams
-#if canImport(FoundationEssentials)
-import FoundationEssentials  // what swift-crypto uses: no ICU in the plugin
-#else
-import Foundation
-#endif
 import MediaStreams
 import SFrame
 
@@ -160,35 +155,42 @@ final class SFrameTransform: EncodedFrameTransformer {
             return
         }
         let codec = frame.codec
-        let escapes = codec == .h264 || codec == .h265
-        let sealed: (clear: [UInt8], payload: Data)
         do {
-            sealed = try frame.withUnsafeBytes { bytes in
+            let layout = try frame.withUnsafeBytes { bytes in
                 let layout = FrameLayout.of(bytes, codec: codec, policy: configuration.policy)
-                if escapes, layout.clearCount == bytes.count {
+                if layout.escapesBody, layout.clearCount == bytes.count {
                     throw SFrameError.syntax("a \(codec.mimeType) access unit without a slice cannot be protected (nothing to encrypt)")
                 }
-                let clear = UnsafeRawBufferPointer(rebasing: bytes[..<layout.clearCount])
-                let metadata = FrameLayout.authenticatedClearBytes(clear, codec: codec)
-                let payload = try sender.protect(UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...]), metadata: metadata)
-                return (Array(clear), payload)
+                return layout
+            }
+            let clearCount = layout.clearCount
+            if layout.escapesBody {
+                // H.264/H.265: the escaped size depends on the ciphertext, so it is sealed first.
+                let sealed = try frame.withUnsafeBytes { bytes in
+                    try withAuthenticatedClearBytes(UnsafeRawBufferPointer(rebasing: bytes[..<clearCount]), codec: codec) { metadata in
+                        try sender.protect(UnsafeRawBufferPointer(rebasing: bytes[clearCount...]), metadata: metadata)
+                    }
+                }
+                try sealed.withUnsafeBytes { sealed in
+                    try frame.rewrite(count: clearCount + H26xEscaping.escapedCount(sealed)) { input, output in
+                        output.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[..<clearCount]))
+                        H26xEscaping.escape(sealed, into: UnsafeMutableRawBufferPointer(rebasing: output[clearCount...]))
+                    }
+                }
+            } else {
+                // Everything else: header, ciphertext and tag written once, into the new memory.
+                let sealedCount = try sender.protectedCount(plaintextCount: frame.byteCount - clearCount)
+                try frame.rewrite(count: clearCount + sealedCount) { input, output in
+                    let clear = UnsafeRawBufferPointer(rebasing: input[..<clearCount])
+                    output.copyMemory(from: clear)
+                    try sender.protect(UnsafeRawBufferPointer(rebasing: input[clearCount...]), metadata: clear,
+                                       into: UnsafeMutableRawBufferPointer(rebasing: output[clearCount...]))
+                }
             }
         } catch let error as SFrameError {
             failures.record(error, keyID: sender.keyID, controller: controller)
             frame.close()
             return
-        }
-        try sealed.payload.withUnsafeBytes { payload in
-            let bodyCount = escapes ? H26xEscaping.escapedCount(payload) : payload.count
-            try frame.replaceData(count: sealed.clear.count + bodyCount) { output in
-                sealed.clear.withUnsafeBytes { output.copyMemory(from: $0) }
-                let body = UnsafeMutableRawBufferPointer(rebasing: output[sealed.clear.count...])
-                if escapes {
-                    H26xEscaping.escape(payload, into: body)
-                } else {
-                    body.copyMemory(from: payload)
-                }
-            }
         }
         protectedCount += 1
         failures.reportDue(controller: controller)
@@ -199,41 +201,62 @@ final class SFrameTransform: EncodedFrameTransformer {
 
     private func unprotect(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
         let codec = frame.codec
-        let opened: (clear: [UInt8], plaintext: Data)
         var keyID: UInt64?
         do {
-            opened = try frame.withUnsafeBytes { bytes in
+            let clearCount = try frame.withUnsafeBytes { bytes in
                 let layout = FrameLayout.of(bytes, codec: codec, policy: configuration.policy)
                 guard layout.clearCount < bytes.count else {
                     throw SFrameError.syntax("a \(bytes.count)-byte \(codec.mimeType) frame has no SFrame payload after its \(layout.clearCount) clear bytes")
                 }
-                let clear = UnsafeRawBufferPointer(rebasing: bytes[..<layout.clearCount])
-                let metadata = FrameLayout.authenticatedClearBytes(clear, codec: codec)
-                let rest = UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...])
-                func open(_ sealed: UnsafeRawBufferPointer) throws -> Data {
-                    do {
-                        return try receiver.unprotect(sealed, metadata: metadata).plaintext
-                    } catch {
-                        // The key id, for the report: decoded again only for refused frames.
-                        keyID = try? SFrameHeader.decode(sealed).0.keyID
-                        throw error
+                return layout.clearCount
+            }
+            // The key id, for the report: read again only for refused frames.
+            @discardableResult func noting<R>(_ sealed: UnsafeRawBufferPointer, _ body: () throws -> R) throws -> R {
+                do {
+                    return try body()
+                } catch {
+                    keyID = try? SFrameHeader.decode(sealed).0.keyID
+                    throw error
+                }
+            }
+            if codec == .h264 || codec == .h265 {
+                let unescaped = try frame.withUnsafeBytes { bytes in
+                    guard let unescaped = H26xEscaping.unescape(UnsafeRawBufferPointer(rebasing: bytes[clearCount...])) else {
+                        throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
+                    }
+                    return unescaped
+                }
+                try unescaped.withUnsafeBytes { sealed in
+                    let count = try noting(sealed) { try receiver.plaintextCount(of: sealed) }
+                    try frame.rewrite(count: clearCount + count) { input, output in
+                        let clear = UnsafeRawBufferPointer(rebasing: input[..<clearCount])
+                        output.copyMemory(from: clear)
+                        try withAuthenticatedClearBytes(clear, codec: codec) { metadata in
+                            try noting(sealed) {
+                                try receiver.unprotect(sealed, metadata: metadata, into: UnsafeMutableRawBufferPointer(rebasing: output[clearCount...]))
+                            }
+                        }
                     }
                 }
-                guard codec == .h264 || codec == .h265 else { return (Array(clear), try open(rest)) }
-                guard let unescaped = H26xEscaping.unescape(rest) else {
-                    throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
+            } else {
+                let count = try frame.withUnsafeBytes { bytes in
+                    let sealed = UnsafeRawBufferPointer(rebasing: bytes[clearCount...])
+                    return try noting(sealed) { try receiver.plaintextCount(of: sealed) }
                 }
-                return (Array(clear), try unescaped.withUnsafeBytes(open))
+                try frame.rewrite(count: clearCount + count) { input, output in
+                    let clear = UnsafeRawBufferPointer(rebasing: input[..<clearCount])
+                    let sealed = UnsafeRawBufferPointer(rebasing: input[clearCount...])
+                    output.copyMemory(from: clear)
+                    try noting(sealed) {
+                        try receiver.unprotect(sealed, metadata: clear, into: UnsafeMutableRawBufferPointer(rebasing: output[clearCount...]))
+                    }
+                }
             }
         } catch let error as SFrameError {
             failures.record(error, keyID: keyID, controller: controller)
             if codec.kind == .video { awaitingKeyFrame = true }
             frame.close()
             return
-        }
-        try frame.replaceData(count: opened.clear.count + opened.plaintext.count) { output in
-            opened.clear.withUnsafeBytes { output.copyMemory(from: $0) }
-            opened.plaintext.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: output[opened.clear.count...]).copyMemory(from: $0) }
         }
         unprotectedCount += 1
         failures.reportDue(controller: controller)
@@ -249,6 +272,14 @@ final class SFrameTransform: EncodedFrameTransformer {
             }
         }
         try controller.enqueue(frame)
+    }
+
+    /// The clear bytes as SFrame authenticates them: as they are, or normalised for H.264/H.265.
+    @discardableResult
+    private func withAuthenticatedClearBytes<R>(_ clear: UnsafeRawBufferPointer, codec: EncodedCodec,
+                                                _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard codec == .h264 || codec == .h265 else { return try body(clear) }
+        return try FrameLayout.authenticatedClearBytes(clear, codec: codec).withUnsafeBytes(body)
     }
 
     /// `sendKeyFrameRequest()`, at most once a second unless `force`.
