@@ -13,6 +13,7 @@
 //   OpenSSLCrypto       AES-GCM / AES-CTR / HMAC / HKDF / PBKDF2 from the system's libcrypto (OpenSSL 3),
 //                       EVP contexts kept per key
 //   SFrame              RFC 9605 end-to-end frame encryption (header, key schedule, AEADs)
+//   FrameCryptor        the LiveKit / Jitsi E2EE frame format (trailer, per-codec clear bytes, key ring, ratchet)
 //   BuiltinTransforms   sepia, mirror, blur, pip, negate, ... (selected by the `worker` property)
 //   InsertableStreams   the elements (one folder each), the `app` transform (transform-frame signal) and
 //                       their registration; library product (no unsafe flags: other packages can depend on it)
@@ -74,7 +75,9 @@ let package = Package(
         // AES-GCM, AES-CTR, HMAC, HKDF, PBKDF2, SHA-256, random bytes on libcrypto: contexts per key.
         .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
         .target(name: "SFrame", dependencies: ["OpenSSLCrypto"]),
-        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame"]),
+        // LiveKit / Jitsi frame encryption (the `framecryptor` transform's core): no GStreamer.
+        .target(name: "FrameCryptor", dependencies: ["OpenSSLCrypto"]),
+        .target(name: "BuiltinTransforms", dependencies: ["MediaStreams", "EncodedStreams", "SFrame", "FrameCryptor"]),
         // Module authors' side of the C ABI: ModuleTransform, frames, controller, the entry tables.
         .target(name: "TransformModuleKit", dependencies: ["CTransformModule", "TransformCore"]),
         // The plugin's side: loading modules (GST_INSERTABLE_STREAMS_MODULE_PATH) and running their transforms.

@@ -13,7 +13,7 @@ import SFrame
 /// the receiver would not get whole SFrame frames.
 ///
 /// Fails closed: a sender without a key drops its frames; a receiver passes only frames that
-/// authenticated, counts the others by kind and reports them (`SFrameFailureLog`).
+/// authenticated, counts the others by kind and reports them (`EncryptionFailureLog`).
 final class SFrameTransform: EncodedFrameTransformer {
     struct Configuration {
         var suite = CipherSuite.aes128GcmSha256_128
@@ -29,7 +29,7 @@ final class SFrameTransform: EncodedFrameTransformer {
     private let sender = SFrameSender(counterStart: .clock)
     private let receiver: SFrameReceiver
     private var side = TransformSide.send
-    private var failures = SFrameFailureLog()
+    private var failures = EncryptionFailureLog(messageName: "sframe-error", keyField: "key-id")
     private var protectedCount: UInt64 = 0
     private var unprotectedCount: UInt64 = 0
     private var keyFrameWaitDrops: UInt64 = 0
@@ -150,7 +150,7 @@ final class SFrameTransform: EncodedFrameTransformer {
 
     private func protect(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
         guard sender.hasKey else {
-            failures.record(.noKey, keyID: nil, controller: controller)
+            failures.record(kind: SFrameError.noKey.kind, reason: SFrameError.noKey.description, key: nil, controller: controller)
             frame.close()
             return
         }
@@ -188,7 +188,7 @@ final class SFrameTransform: EncodedFrameTransformer {
                 }
             }
         } catch let error as SFrameError {
-            failures.record(error, keyID: sender.keyID, controller: controller)
+            failures.record(kind: error.kind, reason: error.description, key: sender.keyID, controller: controller)
             frame.close()
             return
         }
@@ -253,7 +253,7 @@ final class SFrameTransform: EncodedFrameTransformer {
                 }
             }
         } catch let error as SFrameError {
-            failures.record(error, keyID: keyID, controller: controller)
+            failures.record(kind: error.kind, reason: error.description, key: keyID, controller: controller)
             if codec.kind == .video { awaitingKeyFrame = true }
             frame.close()
             return

@@ -1,0 +1,254 @@
+import OpenSSLCrypto
+
+/// What `framecryptor` is configured with (the worker's parameters), apart from keys.
+public struct FrameCryptorConfiguration: Sendable {
+    public var profile: FrameCryptorProfile = .livekit
+    /// LiveKit's `ratchetSalt` (default `LKFrameEncryptionKey`); Jitsi ignores it.
+    public var ratchetSalt: [UInt8]? = nil
+    /// Ratchet steps a receiver tries on a frame that does not decrypt (0 disables).
+    public var ratchetWindowSize: Int? = nil
+    /// Failures per key index before its frames are dropped untried; -1 never.
+    public var failureTolerance: Int? = nil
+    /// Key slots (1-256).
+    public var keyRingSize = 16
+    /// LiveKit's server-injected-frame trailer (announced at join), if any.
+    public var sifTrailer: [UInt8]? = nil
+    /// How senders choose IVs.
+    public var ivRule: IVRule = .sdk
+
+    public enum IVRule: String, Sendable, CaseIterable {
+        /// As the LiveKit JS and native senders: `BE32(ssrc) || BE32(rtpTimestamp) ||
+        /// BE32(rtpTimestamp - sendCount mod 0xFFFF)`, sendCount per SSRC from a random start.
+        case sdk
+        /// 12 random bytes per frame (as LiveKit's Go SDK): no structure to rely on.
+        case random
+    }
+
+    public init() {}
+
+    public var windowSize: Int { ratchetWindowSize ?? profile.defaultRatchetWindowSize }
+    public var tolerance: Int { failureTolerance ?? profile.defaultFailureTolerance }
+}
+
+/// LiveKit / Jitsi frame encryption for one stream (no GStreamer): `clear || AES-GCM(key, iv,
+/// aad = clear, rest) || iv (12) || 12 || keyIndex`. Not thread-safe: it belongs to one
+/// stream's worker.
+public final class FrameCryptor: @unchecked Sendable {
+    public static let ivCount = 12
+    public static let trailerCount = 2
+    /// Tag, IV and trailer: what encryption adds (before escaping).
+    public static let overhead = AESGCM.tagCount + ivCount + trailerCount
+
+    public let configuration: FrameCryptorConfiguration
+    public private(set) var keys: FrameKeyRing
+    private var sendCounts: [UInt32: UInt32] = [:]
+    /// Known blank frames (SHA-256) that server-injected frames may carry.
+    private let blankFrameDigests: Set<[UInt8]>
+
+    public init(configuration: FrameCryptorConfiguration) throws {
+        self.configuration = configuration
+        keys = try FrameKeyRing(size: configuration.keyRingSize,
+                                derivation: FrameKeyDerivation(profile: configuration.profile, ratchetSalt: configuration.ratchetSalt))
+        blankFrameDigests = Set(ServerInjectedFrames.blankFrameDigests)
+    }
+
+    public func setKey(_ material: FrameKeyMaterial, index: Int) throws { try keys.setKey(material, index: index) }
+    public func ratchetKey(index: Int) throws { try keys.ratchet(index: index) }
+
+    // MARK: Send
+
+    /// How one frame is encrypted: its layout and the size of the result.
+    public struct Encryption {
+        let clearCount: Int
+        let keyIndex: Int
+        let cipher: AESGCM
+        var iv: (UInt64, UInt32)
+        /// H.264/H.265: ciphertext || tag || iv || trailer, sealed already (the escaped size
+        /// depends on it); nil when `write` seals straight into the output.
+        let sealedBody: [UInt8]?
+        public let outputCount: Int
+    }
+
+    /// Plans the encryption of `frame` (nil: an empty frame, passed through unchanged).
+    public func prepareEncryption(_ frame: UnsafeRawBufferPointer, codec: FrameCryptorCodec, isKeyFrame: Bool,
+                                  ssrc: UInt32, rtpTimestamp: UInt32) throws -> Encryption? {
+        guard frame.count > 0 else { return nil }
+        let index = keys.currentIndex
+        guard let slot = keys.slots[index] else { throw FrameCryptorError.noKey(keyIndex: index) }
+        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        var iv: (UInt64, UInt32) = (0, 0)
+        try withUnsafeMutableBytes(of: &iv) { try nextIV(ssrc: ssrc, rtpTimestamp: rtpTimestamp, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<12])) }
+        let payloadCount = frame.count - layout.clearCount
+        let cipher = slot.keySet.cipher
+        guard layout.escapes else {
+            return Encryption(clearCount: layout.clearCount, keyIndex: index, cipher: cipher, iv: iv, sealedBody: nil,
+                              outputCount: layout.clearCount + payloadCount + Self.overhead)
+        }
+        var body = [UInt8](repeating: 0, count: payloadCount + Self.overhead)
+        try body.withUnsafeMutableBytes { body in
+            try Self.seal(frame, clearCount: layout.clearCount, cipher: cipher, iv: iv, keyIndex: index, into: body)
+        }
+        let escapedCount = body.withUnsafeBytes { RBSPEscaping.escapedCount($0) }
+        return Encryption(clearCount: layout.clearCount, keyIndex: index, cipher: cipher, iv: iv, sealedBody: body,
+                          outputCount: layout.clearCount + escapedCount)
+    }
+
+    /// Writes the encrypted frame into `output` (`encryption.outputCount` bytes).
+    public func write(_ encryption: Encryption, frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        let clearCount = encryption.clearCount
+        output.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<clearCount]))
+        let rest = UnsafeMutableRawBufferPointer(rebasing: output[clearCount...])
+        if let body = encryption.sealedBody {
+            body.withUnsafeBytes { RBSPEscaping.escape($0, into: rest) }
+        } else {
+            try Self.seal(frame, clearCount: clearCount, cipher: encryption.cipher, iv: encryption.iv, keyIndex: encryption.keyIndex, into: rest)
+        }
+    }
+
+    /// ciphertext || tag || iv || 12 || keyIndex of `frame[clearCount...]` into `output`.
+    private static func seal(_ frame: UnsafeRawBufferPointer, clearCount: Int, cipher: AESGCM, iv: (UInt64, UInt32), keyIndex: Int,
+                             into output: UnsafeMutableRawBufferPointer) throws {
+        let payload = UnsafeRawBufferPointer(rebasing: frame[clearCount...])
+        let sealedCount = payload.count + AESGCM.tagCount
+        var iv = iv
+        try withUnsafeBytes(of: &iv) { ivBytes in
+            let iv = UnsafeRawBufferPointer(rebasing: ivBytes[..<ivCount])
+            do {
+                try cipher.seal(payload, iv: iv, aad: UnsafeRawBufferPointer(rebasing: frame[..<clearCount]),
+                                into: UnsafeMutableRawBufferPointer(rebasing: output[..<sealedCount]))
+            } catch {
+                throw FrameCryptorError.syntax("encryption failed: \(error)")
+            }
+            UnsafeMutableRawBufferPointer(rebasing: output[sealedCount..<(sealedCount + ivCount)]).copyMemory(from: iv)
+        }
+        output[sealedCount + ivCount] = UInt8(ivCount)
+        output[sealedCount + ivCount + 1] = UInt8(keyIndex)
+    }
+
+    private func nextIV(ssrc: UInt32, rtpTimestamp: UInt32, into iv: UnsafeMutableRawBufferPointer) throws {
+        switch configuration.ivRule {
+        case .random:
+            try SecureRandom.fill(iv)
+        case .sdk:
+            let sendCount = try sendCounts[ssrc] ?? (SecureRandom.uint32() % 0xFFFF)
+            sendCounts[ssrc] = sendCount &+ 1
+            iv.storeBytes(of: ssrc.bigEndian, toByteOffset: 0, as: UInt32.self)
+            iv.storeBytes(of: rtpTimestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
+            iv.storeBytes(of: (rtpTimestamp &- sendCount % 0xFFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+        }
+    }
+
+    // MARK: Receive
+
+    /// How one received frame is opened.
+    public struct Decryption {
+        enum Source {
+            /// ciphertext || tag || iv || trailer where it is in the frame.
+            case inPlace
+            /// H.264/H.265 with escapes: the unescaped bytes after the clear ones.
+            case unescaped([UInt8])
+            /// A server-injected blank frame: the frame without its trailer, passed on.
+            case serverInjected
+        }
+        let clearCount: Int
+        let keyIndex: Int
+        let source: Source
+        public let outputCount: Int
+        /// A server-injected blank frame (not encrypted, recognised as one of the known blanks).
+        public var isServerInjected: Bool { if case .serverInjected = source { true } else { false } }
+    }
+
+    /// Plans the decryption of `frame`: parses its trailer and layout, finds its key slot
+    /// (nil: an empty frame, passed through unchanged). Throws the reason a frame is refused.
+    public func prepareDecryption(_ frame: UnsafeRawBufferPointer, codec: FrameCryptorCodec, isKeyFrame: Bool) throws -> Decryption? {
+        guard frame.count > 0 else { return nil }
+        if let trailer = configuration.sifTrailer, !trailer.isEmpty, frame.count >= trailer.count,
+           trailer.withUnsafeBytes({ constantTimeEqual($0, UnsafeRawBufferPointer(rebasing: frame[(frame.count - trailer.count)...])) }) {
+            let blank = UnsafeRawBufferPointer(rebasing: frame[..<(frame.count - trailer.count)])
+            guard let digest = try? SHA256.hash(blank), blankFrameDigests.contains(digest) else {
+                throw FrameCryptorError.serverInjected("a \(blank.count)-byte frame ends in the server-injected-frame trailer but is not one of the known blank frames: dropped")
+            }
+            return Decryption(clearCount: 0, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
+        }
+        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        var source = Decryption.Source.inPlace
+        var sealedCount = frame.count - layout.clearCount
+        if layout.escapes {
+            guard let unescaped = RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: frame[layout.clearCount...])) else {
+                throw FrameCryptorError.escaping("a start code (00 00 00/01/02) after the clear bytes of a \(codec.rawValue) frame: not escaped as framecryptor escapes")
+            }
+            if unescaped.count != sealedCount { source = .unescaped(unescaped) }
+            sealedCount = unescaped.count
+        }
+        guard sealedCount >= Self.overhead else {
+            throw FrameCryptorError.syntax("a \(frame.count)-byte frame is too short for \(layout.clearCount) clear bytes, a 16-byte tag, a 12-byte IV and the 2-byte trailer")
+        }
+        let (ivLength, keyIndex): (UInt8, UInt8) = switch source {
+        case .unescaped(let bytes): (bytes[bytes.count - 2], bytes[bytes.count - 1])
+        default: (frame[frame.count - 2], frame[frame.count - 1])
+        }
+        guard ivLength == UInt8(Self.ivCount) else { throw FrameCryptorError.ivLength(Int(ivLength)) }
+        let index = Int(keyIndex)
+        guard index < keys.size else {
+            throw FrameCryptorError.syntax("the trailer names key index \(index), outside the key ring (0 to \(keys.size - 1))")
+        }
+        guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
+        guard !slot.invalidated else { throw FrameCryptorError.keyInvalidated(keyIndex: index) }
+        return Decryption(clearCount: layout.clearCount, keyIndex: index, source: source,
+                          outputCount: layout.clearCount + sealedCount - Self.overhead)
+    }
+
+    /// Opens the frame into `output` (`decryption.outputCount` bytes), trying the slot's key
+    /// and then up to `ratchet-window-size` ratchet steps of it; adopts a ratchet step only
+    /// when the frame authenticated with it. Returns the steps taken (0: the key itself).
+    @discardableResult
+    public func write(_ decryption: Decryption, frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        let clearCount = decryption.clearCount
+        switch decryption.source {
+        case .serverInjected:
+            output.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<decryption.outputCount]))
+            return 0
+        case .inPlace:
+            return try open(UnsafeRawBufferPointer(rebasing: frame[clearCount...]), decryption, frame, output)
+        case .unescaped(let bytes):
+            return try bytes.withUnsafeBytes { try open($0, decryption, frame, output) }
+        }
+    }
+
+    private func open(_ sealedAndTrailer: UnsafeRawBufferPointer, _ decryption: Decryption, _ frame: UnsafeRawBufferPointer,
+                      _ output: UnsafeMutableRawBufferPointer) throws -> Int {
+        let clearCount = decryption.clearCount
+        let index = decryption.keyIndex
+        let clear = UnsafeRawBufferPointer(rebasing: frame[..<clearCount])
+        output.copyMemory(from: clear)
+        let sealedCount = sealedAndTrailer.count - Self.ivCount - Self.trailerCount
+        let sealed = UnsafeRawBufferPointer(rebasing: sealedAndTrailer[..<sealedCount])
+        let iv = UnsafeRawBufferPointer(rebasing: sealedAndTrailer[sealedCount..<(sealedCount + Self.ivCount)])
+        let plaintext = UnsafeMutableRawBufferPointer(rebasing: output[clearCount...])
+        func attempt(_ keySet: FrameKeySet) throws -> Bool {
+            do {
+                try keySet.cipher.open(sealed, iv: iv, aad: clear, into: plaintext)
+                return true
+            } catch CryptoError.authenticationFailed {
+                return false
+            } catch {
+                throw FrameCryptorError.syntax("decryption failed: \(error)")
+            }
+        }
+        guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
+        if try attempt(slot.keySet) {
+            keys.succeeded(index: index, step: 0)
+            return 0
+        }
+        if configuration.windowSize > 0 {
+            for step in 1...configuration.windowSize where try attempt(keys.ratchetStep(step, index: index)) {
+                keys.succeeded(index: index, step: step)
+                return step
+            }
+        }
+        if keys.failed(index: index, tolerance: configuration.tolerance) {
+            throw FrameCryptorError.keyInvalidated(keyIndex: index)
+        }
+        throw FrameCryptorError.authentication(keyIndex: index)
+    }
+}
