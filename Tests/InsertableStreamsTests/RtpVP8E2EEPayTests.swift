@@ -292,6 +292,21 @@ final class RtpVP8E2EEPayTests: XCTestCase {
         XCTAssertTrue(zip(stock.buffers, ours.buffers).allSatisfy { $0.bytes == $1.bytes })
     }
 
+    /// The built plugin as gst-inspect shows it: a GstRTPBasePayload subclass with the base
+    /// class's properties and rtpvp8pay's picture-id names.
+    func testInspectShowsAPayloader() throws {
+        let plugin = try PluginTests.run("/usr/bin/gst-inspect-1.0", ["insertablestreams"])
+        XCTAssertTrue(plugin.output.contains("rtpvp8e2eepay: RTP VP8 payloader for encrypted frames"), plugin.output)
+        let inspect = try PluginTests.run("/usr/bin/gst-inspect-1.0", ["rtpvp8e2eepay"])
+        XCTAssertEqual(inspect.status, 0, inspect.output)
+        for expected in ["Codec/Payloader/Network/RTP", "+----GstRTPBasePayload", "+----GstRtpVP8E2EEPay", "video/x-vp8",
+                         "encoding-name: VP8", "clock-rate: 90000", "picture-id-mode", "(2): 15-bit", "Default: 2, \"15-bit\"",
+                         "picture-id-offset", "Range: -1 - 32767 Default: -1", "skipped-frames", "mtu", "seqnum-offset", "timestamp-offset",
+                         "ssrc", "stats", "auto-header-extension"] {
+            XCTAssertTrue(inspect.output.contains(expected), "gst-inspect rtpvp8e2eepay lacks: \(expected)")
+        }
+    }
+
     /// GStreamer's leaks tracer over a gst-launch run of the encrypted pipeline (and a stream
     /// that ends early): nothing left alive.
     func testLeaksTracerFindsNothing() throws {
