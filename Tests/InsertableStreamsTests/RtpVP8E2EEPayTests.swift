@@ -264,7 +264,7 @@ final class RtpVP8E2EEPayTests: XCTestCase {
         XCTAssertTrue(wire.buffers[0].caps.contains("encoding-name=(string)VP8"), wire.buffers[0].caps)
     }
 
-    /// Why the element exists: the same pipeline with the stock payloader fails on the first frame.
+    /// Why the element exists: the same pipeline with the stock payloader fails.
     func testStockRtpvp8payRefusesTheSameFrames() throws {
         let pipeline = try TestPipeline("""
             \(Self.source) ! \(Self.sframe("send", name: "sender")) ! rtpvp8pay mtu=400 ! rtpvp8depay ! \
@@ -274,7 +274,9 @@ final class RtpVP8E2EEPayTests: XCTestCase {
         XCTAssertFalse(pipeline.runToEnd(timeout: 60))
         XCTAssertTrue(pipeline.errors.contains { $0.source.hasPrefix("rtpvp8pay") && $0.text.contains("Could not encode stream") },
                       "\(pipeline.errors)")
-        XCTAssertEqual(output.count, 0)
+        // Random bits after the clear bytes sometimes pass its parser (a frame or two decode
+        // before one fails), so the stream stops somewhere in the first frames, not at a fixed one.
+        XCTAssertLessThan(output.count, 45)
     }
 
     /// Unencrypted VP8 through both payloaders decodes the same pictures (rtpvp8pay with
