@@ -15,7 +15,7 @@ nonisolated(unsafe) private let pluginDescriptor: UnsafeMutablePointer<GstPlugin
         major_version: 1,
         minor_version: 22,
         name: text("insertablestreams"),
-        description: text("Insertable Streams and WebRTC Encoded Transforms for GStreamer: Swift transforms on every raw frame (trackprocessor, trackgenerator) and every encoded frame (rtpscripttransform)"),
+        description: text("Insertable Streams and WebRTC Encoded Transforms for GStreamer: Swift transforms on every raw frame (trackprocessor, trackgenerator) and every encoded frame (rtpscripttransform), and an RTP VP8 payloader for encrypted frames (rtpvp8e2eepay)"),
         plugin_init: { plugin in InsertableStreams.registerElements(plugin: plugin) ? 1 : 0 },
         version: text("0.1.0"),
         license: text("MIT/X11"),

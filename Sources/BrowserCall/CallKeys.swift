@@ -12,6 +12,20 @@ public enum CallSender: Int, Sendable, CaseIterable {
     public func keyID(generation: Int) -> UInt64 { UInt64(4 * generation + rawValue) }
 }
 
+/// Which bytes of the GStreamer peer's VP8 frames stay clear, and the payloader that carries them.
+public enum PeerVP8Layout: String, Sendable, CaseIterable {
+    /// Frame header, first partition and partition-size table clear, what `rtpvp8pay` parses
+    /// (the page reads the partition count from the first partition, as the plugin does).
+    case gstreamer
+    /// The browsers' own layout, 10 bytes clear on key frames and 3 on delta frames, carried by
+    /// `rtpvp8e2eepay` (which reads only the frame tag; `rtpvp8pay` refuses such frames).
+    case web
+
+    /// The `clear=` parameter of the send transforms (nil: the default, `gstreamer`).
+    var clearParameter: String? { self == .web ? "web" : nil }
+    var payloader: String { self == .web ? "rtpvp8e2eepay" : "rtpvp8pay" }
+}
+
 /// What the GStreamer peer's transforms do to the encoded frames.
 public enum CallMode: String, Sendable, CaseIterable {
     /// SFrame (RFC 9605), AES_128_GCM_SHA256_128, one key id per sender.
@@ -23,23 +37,26 @@ public enum CallMode: String, Sendable, CaseIterable {
     ///
     /// Layouts (which bytes stay clear, `ClearBytesPolicy`): GStreamer's VP8 sender keeps what
     /// rtpvp8pay parses clear (header, first partition, partition table: the page computes the
-    /// same split); the browser's VP8 sender keeps the web layout (10 bytes key / 3 delta), what
-    /// Chromium's packetizer needs, so the GStreamer video receiver uses `clear=web`. Opus keeps
-    /// its TOC byte clear both ways.
-    func peerConfiguration(key: String, generation: Int, vp8TokenPartitions: Int) -> LoopbackConfiguration {
+    /// same split), or with `vp8Layout: .web` the browsers' layout through `rtpvp8e2eepay` (the
+    /// page is told in the offer message); the browser's VP8 sender keeps the web layout (10
+    /// bytes key / 3 delta), what Chromium's packetizer needs, so the GStreamer video receiver
+    /// uses `clear=web`. Opus keeps its TOC byte clear both ways.
+    func peerConfiguration(key: String, generation: Int, vp8TokenPartitions: Int,
+                           vp8Layout: PeerVP8Layout = .gstreamer) -> LoopbackConfiguration {
         var configuration = LoopbackConfiguration(videoCodec: .vp8, audio: true)
         configuration.vp8TokenPartitions = vp8TokenPartitions
+        configuration.vp8Payloader = vp8Layout.payloader
         switch self {
         case .sframe:
             func transform(_ sender: CallSender, clear: String? = nil) -> String {
                 LoopbackConfiguration.sframeTransform(key: key, keyID: sender.keyID(generation: generation), clear: clear)
             }
-            configuration.sendVideoTransform = transform(.gstreamerVideo)
+            configuration.sendVideoTransform = transform(.gstreamerVideo, clear: vp8Layout.clearParameter)
             configuration.sendAudioTransform = transform(.gstreamerAudio)
             configuration.receiveVideoTransform = transform(.browserVideo, clear: "web")
             configuration.receiveAudioTransform = transform(.browserAudio)
         case .negate:
-            configuration.sendVideoTransform = "rtpscripttransform worker=negate"
+            configuration.sendVideoTransform = vp8Layout == .web ? "rtpscripttransform worker=\"negate clear=web\"" : "rtpscripttransform worker=negate"
             configuration.sendAudioTransform = "rtpscripttransform worker=negate"
             configuration.receiveVideoTransform = "rtpscripttransform worker=\"negate clear=web\""
             configuration.receiveAudioTransform = "rtpscripttransform worker=negate"

@@ -23,6 +23,9 @@ public struct CallServerConfiguration: Sendable {
     /// DCT partitions of the GStreamer peer's VP8 frames (1, 2, 4, 8): more than one makes the
     /// page's decryption depend on reading the partition count as the plugin does.
     public var vp8TokenPartitions = 4
+    /// The clear bytes of the GStreamer peer's VP8: `gstreamer` (through `rtpvp8pay`) or the
+    /// browsers' `web` layout (through `rtpvp8e2eepay`); the page learns it from the offer.
+    public var vp8Layout = PeerVP8Layout.gstreamer
     /// Serves `sframe-test-vectors.json` of this folder at /testdata/ (the page's self test).
     public var testDataDirectory: String?
     /// Called with every line of the call's log (page logs, signalling steps, errors).

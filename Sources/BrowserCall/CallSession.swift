@@ -78,11 +78,14 @@ final class CallSession: Sendable {
         }
         let outgoing = self.outgoing
         do {
+            let vp8Layout = configuration.vp8Layout
             let peerConfiguration = mode.peerConfiguration(key: configuration.key, generation: 1,
-                                                           vp8TokenPartitions: configuration.vp8TokenPartitions)
+                                                           vp8TokenPartitions: configuration.vp8TokenPartitions, vp8Layout: vp8Layout)
             let peer = try RemotePeer(peerConfiguration, loopbackOnly: configuration.loopbackICEOnly) { message in
                 switch message {
-                case .offer(let sdp): outgoing.yield(.text(jsonText(["type": "offer", "sdp": sdp])))
+                case .offer(let sdp):
+                    // The page's video receiver must leave the same bytes clear as the peer's sender.
+                    outgoing.yield(.text(jsonText(["type": "offer", "sdp": sdp, "videoLayout": vp8Layout.rawValue])))
                 case .candidate(let line, let candidate):
                     outgoing.yield(.text(jsonText(["type": "ice", "candidate": candidate, "sdpMLineIndex": line])))
                 }

@@ -1,6 +1,6 @@
 // browser-call: serves the E2EE call page and runs the GStreamer peer each page calls.
 //
-//   browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions N] [--testdata DIR]
+//   browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions N] [--vp8-layout gstreamer|web] [--testdata DIR]
 //                [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]
 //                                    [--synthetic-media]]
 //
@@ -14,13 +14,15 @@ import InsertableStreams
 import WebRTCLoopback
 
 let usage = """
-    usage: browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions 1|2|4|8] [--testdata DIR]
+    usage: browser-call [--host ADDR] [--port N] [--key HEX] [--loopback-ice] [--vp8-partitions 1|2|4|8] [--vp8-layout gstreamer|web] [--testdata DIR]
                         [--headless-browser [--mode sframe|negate] [--browser-key HEX] [--seconds N] [--rotate-after N]
                                             [--synthetic-media]]
       --host/--port   where to listen (default 127.0.0.1:8080; the page needs http://127.0.0.1 or localhost)
       --key           the GStreamer peer's base key, hex >= 16 bytes (default \(LoopbackConfiguration.demoKey));
                       the page takes its key from the address's #key= fragment
       --loopback-ice  gather ICE candidates on 127.0.0.1 only (browsers started with --allow-loopback-in-peer-connection)
+      --vp8-layout    clear bytes of the GStreamer peer's VP8: gstreamer (default: header, first partition and partition
+                      table, through rtpvp8pay) or web (10/3 bytes as browsers send, through rtpvp8e2eepay)
       --testdata      folder of sframe-test-vectors.json for the page's self test /selftest.html (default ../shared/testdata)
       --headless-browser  call from headless Chromium for --seconds (default 12), print the figures, exit 0 when
                       both ends decoded video and audio from the other (1 otherwise); --browser-key gives the page
@@ -57,6 +59,10 @@ while let argument = arguments.popFirst() {
     case "--vp8-partitions":
         guard let count = Int(value(for: argument)), [1, 2, 4, 8].contains(count) else { fail("--vp8-partitions takes 1, 2, 4 or 8") }
         configuration.vp8TokenPartitions = count
+    case "--vp8-layout":
+        let name = value(for: argument)
+        guard let layout = PeerVP8Layout(rawValue: name) else { fail("--vp8-layout takes gstreamer or web, not \(name)") }
+        configuration.vp8Layout = layout
     case "--headless-browser": headless = true
     case "--mode":
         let name = value(for: argument)

@@ -64,6 +64,14 @@ static inline GstPad *swift_base_src_pad(GstBaseSrc *s) { return GST_BASE_SRC_PA
 static inline void swift_pad_set_flags(GstPad *p, GstPadFlags f) { GST_OBJECT_FLAG_SET(p, f); }
 static inline GstFlowReturn swift_flow_flushing(void) { return GST_FLOW_FLUSHING; }
 
+// ---- RTP payloaders (GstRTPBasePayload's accessors are macros; set_outcaps is variadic) ----
+static inline GstPad *swift_rtp_base_payload_sinkpad(GstRTPBasePayload *p) { return GST_RTP_BASE_PAYLOAD_SINKPAD(p); }
+static inline GstPad *swift_rtp_base_payload_srcpad(GstRTPBasePayload *p) { return GST_RTP_BASE_PAYLOAD_SRCPAD(p); }
+static inline guint swift_rtp_base_payload_mtu(GstRTPBasePayload *p) { return GST_RTP_BASE_PAYLOAD_MTU(p); }
+static inline gboolean swift_rtp_base_payload_set_outcaps(GstRTPBasePayload *p) { return gst_rtp_base_payload_set_outcaps(p, NULL); }
+static inline void swift_buffer_set_flags(GstBuffer *b, GstBufferFlags f) { GST_BUFFER_FLAG_SET(b, f); }
+static inline void swift_buffer_list_add(GstBufferList *l, GstBuffer *b) { gst_buffer_list_add(l, b); }
+
 // ---- clocks ----
 static inline GstClockTime swift_clock_time_none(void) { return GST_CLOCK_TIME_NONE; }
 

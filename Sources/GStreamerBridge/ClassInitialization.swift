@@ -59,5 +59,6 @@ enum ClassInitialization {
 
         if swiftClass is BaseSinkSubclass.Type { BaseSinkSubclass.installVirtualMethods(klass) }
         if swiftClass is BaseSrcSubclass.Type { BaseSrcSubclass.installVirtualMethods(klass) }
+        if swiftClass is RTPBasePayloadSubclass.Type { RTPBasePayloadSubclass.installVirtualMethods(klass) }
     }
 }

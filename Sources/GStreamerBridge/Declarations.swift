@@ -113,6 +113,13 @@ extension ElementProperty where Element: HasSettings {
         return bound(spec, keyPath, from: { $0.intValue.flatMap(UInt32.init(exactly:)) }, to: { .uint($0) })
     }
 
+    public static func int(_ name: String, nick: String, blurb: String, range: ClosedRange<Int32>,
+                           flags: PropertyFlags = [.readWrite, .mutableReady], _ keyPath: WritableKeyPath<Settings, Int32>) -> Self {
+        let spec = PropertySpec(name, nick: nick, blurb: blurb,
+                                .int(min: range.lowerBound, max: range.upperBound, default: defaults[keyPath: keyPath]), flags: flags)
+        return bound(spec, keyPath, from: { $0.intValue.flatMap(Int32.init(exactly:)) }, to: { .int($0) })
+    }
+
     public static func uint64(_ name: String, nick: String, blurb: String, range: ClosedRange<UInt64>,
                               flags: PropertyFlags = [.readWrite, .mutableReady], _ keyPath: WritableKeyPath<Settings, UInt64>) -> Self {
         let spec = PropertySpec(name, nick: nick, blurb: blurb,

@@ -30,7 +30,7 @@ public struct PadTemplateSpec: Sendable {
 
 /// Base class of every Swift-implemented GstElement subclass.
 ///
-/// Subclass it (or `BaseSinkSubclass` / `BaseSrcSubclass`), override the class-level
+/// Subclass it (or `BaseSinkSubclass` / `BaseSrcSubclass` / `RTPBasePayloadSubclass`), override the class-level
 /// description (`typeName`, `metadata`, `padTemplates`, `properties`, `signals`: declared, with
 /// their accessors and handlers) and the virtual methods you need; every default chains up to
 /// the GStreamer parent class.

@@ -8,8 +8,8 @@ import TransformModules
 
 /// Entry points for applications and for the plugin.
 public enum InsertableStreams {
-    /// Registers `trackprocessor`, `trackgenerator` and `rtpscripttransform` (and the built-in
-    /// transforms).
+    /// Registers `trackprocessor`, `trackgenerator`, `rtpscripttransform` and `rtpvp8e2eepay`
+    /// (and the built-in transforms).
     ///
     /// The plugin calls this with its GstPlugin. A Swift application that links this library
     /// calls it with no plugin after `gst_init`, so that the elements it creates are the Swift
@@ -23,7 +23,8 @@ public enum InsertableStreams {
         let processor = registerElement(TrackProcessorElement.self, name: "trackprocessor", plugin: plugin)
         let generator = registerElement(TrackGeneratorElement.self, name: "trackgenerator", plugin: plugin)
         let scriptTransform = registerElement(RtpScriptTransformElement.self, name: "rtpscripttransform", plugin: plugin)
-        return processor && generator && scriptTransform
+        let vp8Payloader = registerElement(RtpVP8E2EEPayElement.self, name: "rtpvp8e2eepay", plugin: plugin)
+        return processor && generator && scriptTransform && vp8Payloader
     }
 }
 

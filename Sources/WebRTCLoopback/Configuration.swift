@@ -48,6 +48,10 @@ public struct LoopbackConfiguration: Sendable {
     /// DCT (token) partitions of each VP8 frame: 1, 2, 4 or 8 (vp8enc `token-partitions`).
     /// More than one exercises the partition-size table that sframe's default layout keeps clear.
     public var vp8TokenPartitions = 1
+    /// The VP8 payloader: `rtpvp8pay`, or `rtpvp8e2eepay`, which reads only the frame tag and
+    /// so carries frames encrypted in the browsers' layout (`sframe clear=web`, 10/3 bytes clear)
+    /// that `rtpvp8pay` refuses.
+    public var vp8Payloader = "rtpvp8pay"
 
     public init(videoCodec: VideoCodec? = .vp8, audio: Bool = true,
                 sendVideoTransform: String? = nil, receiveVideoTransform: String? = nil,

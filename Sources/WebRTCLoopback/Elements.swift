@@ -63,7 +63,7 @@ func sendDescription(_ configuration: LoopbackConfiguration, webrtcbins: [String
         parts.append("\(source) ! vp8enc name=send_video_encoder deadline=1 keyframe-max-dist=60 target-bitrate=1000000"
                      + " token-partitions=\(configuration.vp8TokenPartitions)"
                      + " ! capsfilter name=send_video_encoded caps=video/x-vp8")
-        parts.append("rtpvp8pay name=send_video_payloader"
+        parts.append("\(configuration.vp8Payloader) name=send_video_payloader"
                      + " ! capsfilter name=send_video_rtp caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000,rtcp-fb-nack-pli=(boolean)true\""
                      + " ! \(webrtcbins[0]).")
     case .h264:

@@ -1,4 +1,5 @@
 import BrowserCall
+import CGStreamer
 import Foundation
 import WebRTCLoopback
 import XCTest
@@ -24,12 +25,14 @@ final class BrowserInteropTests: XCTestCase {
 
     /// Starts the server on a free port and Chromium on `path` of it.
     private func startCall(mode: CallMode = .sframe, browserKey: String? = nil, syntheticMedia: Bool = false,
-                           transformAPI: String? = nil, path: String = "/") async throws -> BrowserCallServer {
+                           transformAPI: String? = nil, path: String = "/",
+                           vp8Layout: PeerVP8Layout = .gstreamer) async throws -> BrowserCallServer {
         if let problem = Self.chromiumProblem { throw XCTSkip("headless Chromium cannot run here: \(problem)") }
         _ = ExampleEnvironment.ready
         var configuration = CallServerConfiguration()
         configuration.port = 0
         configuration.testDataDirectory = ExampleEnvironment.testdata.path
+        configuration.vp8Layout = vp8Layout
         let server = BrowserCallServer(configuration)
         self.server = server
         try await server.start()
@@ -156,6 +159,23 @@ final class BrowserInteropTests: XCTestCase {
         XCTAssertEqual(report.browser["video.receive.framesDecoded"], 0, diagnostics())
         XCTAssertTrue(browser?.isRunning ?? false, "Chromium crashed:" + diagnostics())
         XCTAssertFalse(report.peer?.hasFailed ?? true, "GStreamer peer: \(report.peer?.errors ?? [])")
+    }
+
+    /// GStreamer's VP8 encrypted in the browsers' own layout (10/3 bytes clear, `clear=web`) and
+    /// packetized by `rtpvp8e2eepay` (rtpvp8pay refuses such frames): Chromium depacketizes,
+    /// decrypts (the clear bytes are authenticated, so a layout mismatch would fail) and decodes it.
+    func testSFrameWebLayoutFromGStreamerThroughTheE2EEPayloader() async throws {
+        let server = try await startCall(vp8Layout: .web)
+        let flowing = try await waitFor(40) { Self.flowingBothWays($0, frames: 40) }
+        XCTAssertTrue(flowing, "media did not flow both ways, decrypted and decoded:" + diagnostics())
+        guard flowing else { return }
+        let report = server.report
+        XCTAssertEqual(Self.refusals(report).values.reduce(0, +), 0, "\(Self.refusals(report))" + diagnostics())
+        XCTAssertEqual(report.browser["video.receive.frameWidth"], 320, diagnostics())
+        XCTAssertEqual(report.browser["video.receive.frameHeight"], 240, diagnostics())
+        XCTAssertTrue(report.log.contains { $0.contains("GStreamer's VP8 layout: web") }, diagnostics())
+        let payloader = try XCTUnwrap(report.peer?.element(named: "send_video_payloader"))
+        XCTAssertEqual(String(cString: g_type_name(swift_type_from_instance(payloader))), "GstRtpVP8E2EEPay")
     }
 
     /// The page's fallback for browsers without RTCRtpScriptTransform (Chromium 86-140):

@@ -9,10 +9,12 @@ import XCTest
 /// the test sources draw (SMPTE bars, a 440 Hz sine).
 final class WebRTCLoopbackTests: XCTestCase {
     /// Starts a loopback, waits for media, and measures `seconds` after that warm-up.
-    private func run(_ codec: VideoCodec, send: String?, receive: String?, seconds: Double = 3) throws -> (LoopbackStatistics, WebRTCLoopback) {
+    private func run(_ codec: VideoCodec, send: String?, receive: String?, seconds: Double = 3,
+                     vp8Payloader: String = "rtpvp8pay") throws -> (LoopbackStatistics, WebRTCLoopback) {
         _ = ExampleEnvironment.ready
         var configuration = LoopbackConfiguration(videoCodec: codec, audio: true)
         configuration.setTransforms(send: send, receive: receive)
+        configuration.vp8Payloader = vp8Payloader
         let loopback = try WebRTCLoopback(configuration)
         try loopback.start()
         _ = loopback.waitUntilConnected(timeout: 10)
@@ -106,6 +108,23 @@ final class WebRTCLoopbackTests: XCTestCase {
             XCTAssertGreaterThan(stats["recv_audio_transform"]?.integer("decrypted") ?? 0, 100, "\(codec): \(stats)")
             XCTAssertFalse(loopback.transformMessages.contains { $0.contains("sframe-error") }, "\(codec): \(loopback.transformMessages)")
         }
+    }
+
+    /// SFrame in the browsers' VP8 layout (`clear=web`: 10/3 bytes clear) through webrtcbin with
+    /// `rtpvp8e2eepay` in place of `rtpvp8pay` (which refuses such frames): everything decodes.
+    func testSFrameWebLayoutThroughTheE2EEPayloaderDecodes() throws {
+        let transform = LoopbackConfiguration.sframeTransform(clear: "web")
+        let (figures, loopback) = try run(.vp8, send: transform, receive: transform, vp8Payloader: "rtpvp8e2eepay")
+        defer { loopback.stop() }
+        XCTAssertFalse(loopback.hasFailed, "\(loopback.errors)")
+        let payloader = try XCTUnwrap(loopback.element(named: "send_video_payloader"))
+        XCTAssertEqual(String(cString: g_type_name(swift_type_from_instance(payloader))), "GstRtpVP8E2EEPay")
+        XCTAssertGreaterThan(figures.video.framesSent, 60)
+        XCTAssertGreaterThanOrEqual(figures.video.intactRatio, 0.9, "video: \(figures.video)")
+        XCTAssertGreaterThanOrEqual(figures.audio.intactRatio, 0.9, "audio: \(figures.audio)")
+        let stats = sframeStatistics(loopback)
+        XCTAssertGreaterThan(stats["recv_video_transform"]?.integer("decrypted") ?? 0, 60, "\(stats)")
+        XCTAssertFalse(loopback.transformMessages.contains { $0.contains("sframe-error") }, "\(loopback.transformMessages)")
     }
 
     /// The receiver has another key: nothing decodes, both receivers count `authentication`

@@ -28,6 +28,8 @@ const fragment = new URLSearchParams(location.hash.slice(1));
 
 const state = {
   mode: 'sframe',
+  /** Clear bytes of the GStreamer peer's VP8 ('gstreamer' or 'web'), from the offer message. */
+  peerVideoLayout: 'gstreamer',
   suite: 4,
   api: null,
   generation: 1,
@@ -122,7 +124,7 @@ function connectSignalling() {
 
 async function handleServerMessage(message) {
   switch (message.type) {
-    case 'offer': return handleOffer(message.sdp);
+    case 'offer': return handleOffer(message.sdp, message.videoLayout);
     case 'ice': return addRemoteCandidate(message);
     case 'key-rotated': return keyRotated(Number(message.generation));
     case 'error': return serverError(String(message.message));
@@ -297,9 +299,12 @@ function playRemote() {
 // ---------------------------------------------------------------------------------------------
 // Offer / answer / ICE
 
-async function handleOffer(sdp) {
+async function handleOffer(sdp, videoLayout = 'gstreamer') {
   if (!state.pc) throw new Error('an offer arrived before the call started');
-  log('offer received');
+  if (videoLayout !== 'gstreamer' && videoLayout !== 'web') throw new Error(`the offer's videoLayout "${videoLayout}" is neither gstreamer nor web`);
+  // The clear bytes of the GStreamer peer's VP8 (rtpvp8pay's or, through rtpvp8e2eepay, the web's).
+  state.peerVideoLayout = videoLayout;
+  log(`offer received (GStreamer's VP8 layout: ${videoLayout})`);
   await state.pc.setRemoteDescription({ type: 'offer', sdp });
   // Transforms before the answer, so that no frame is sent or received untransformed, and
   // before any other await: Chromium lets frames bypass a transform attached later (ontrack
@@ -385,6 +390,8 @@ function checkAnswerCodecs(sdp) {
 /** Initial keys travel in the options: the worker has them before the first frame. */
 function transformOptions(side, kind) {
   const options = { side, kind, mode: state.mode, suite: state.suite };
+  // What the GStreamer peer's VP8 leaves clear (the page's own senders use the web layout).
+  if (side === 'receive' && kind === 'video') options.layout = state.peerVideoLayout;
   if (state.mode !== 'sframe') return options;
   if (side === 'send') {
     options.sendKey = { keyId: keyIdOf(state.generation, kind, 'browser'), keyHex: state.keyHex };
