@@ -19,8 +19,9 @@
 //                       their registration; library product (no unsafe flags: other packages can depend on it)
 //   WebRTCLoopback      webrtcbin peers for examples and tests: two in one process, or one that
 //                       calls a remote peer through a signalling callback
-//   BrowserCall         a web page (RTCRtpScriptTransform + SFrame in JavaScript) and the server
-//                       that serves it and connects it to a GStreamer peer (issue 5: interop)
+//   BrowserCall         a web page (RTCRtpScriptTransform + SFrame or LiveKit's format in JavaScript),
+//                       the server that serves it and connects it to a GStreamer peer (issue 5: interop),
+//                       headless Chromium / Firefox (Firefox in a private network namespace)
 //   plugin/             the shared object's descriptor and export list -> libgstinsertablestreams.so
 import PackageDescription
 import Foundation
@@ -88,7 +89,7 @@ let package = Package(
         .target(name: "WebRTCLoopback", dependencies: ["CGStreamer", "CGStreamerWebRTC", "InsertableStreams"]),
         .executableTarget(name: "WebRTCLoopbackExample", dependencies: ["WebRTCLoopback", "InsertableStreams"]),
         .target(name: "BrowserCall",
-                dependencies: ["CGStreamer", "CGStreamerWebRTC", "WebRTCLoopback", "InsertableStreams",
+                dependencies: ["CGStreamer", "CGStreamerWebRTC", "WebRTCLoopback", "InsertableStreams", "EncodedStreams",
                                .product(name: "FlyingFox", package: "FlyingFox")],
                 resources: [.copy("Web")]),
         .executableTarget(name: "BrowserCallServer", dependencies: ["BrowserCall", "CGStreamer", "InsertableStreams"]),

@@ -1,5 +1,6 @@
 // The figures both ends of a call report: the page's (sent over the signalling socket every
-// 500 ms) and the GStreamer peer's (its counters and its transforms' `sframe-stats`).
+// 500 ms) and the GStreamer peer's (its counters and its transforms' `sframe-stats` or
+// `framecryptor-stats`).
 import CGStreamer
 import Foundation
 import WebRTCLoopback
@@ -44,8 +45,10 @@ public struct CallFigures: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The GStreamer peer's figures now: frames sent/received/decoded per kind, and per transform
-/// the last `sframe-stats` reply (send: `encrypted`, `no-key`, `key-id`; receive: `decrypted`,
-/// `authentication`, `keyID`, `syntax`, `replay`, `key-ids`, ...), under `<kind>.<side>.`.
+/// the last `sframe-stats` or `framecryptor-stats` reply (send: `encrypted`, `no-key`, `key-id`;
+/// receive: `decrypted`, `authentication`, `keyID`, `syntax`, `replay`, `key-ids`, ...; for
+/// framecryptor its own kinds, `missing-key`, `key-invalidated`, ...), under `<kind>.<side>.`,
+/// plus `<kind>.<side>.ratchetSteps`: the steps of its `framecryptor-ratchet` messages, summed.
 func peerFigures(of peer: RemotePeer) -> CallFigures {
     var figures = CallFigures()
     let statistics = peer.statistics()
@@ -56,16 +59,26 @@ func peerFigures(of peer: RemotePeer) -> CallFigures {
         figures.numbers["\(kind).receive.framesDecoded"] = stream.framesDecoded
         figures.numbers["\(kind).send.keyFrameRequests"] = stream.keyFrameRequests
     }
-    var latest: [String: String] = [:]
+    /// "send_video_transform" -> "video.send"
+    func prefix(_ element: Substring) -> String? {
+        let parts = element.split(separator: "_")
+        guard parts.count == 3 else { return nil }
+        return "\(parts[1]).\(parts[0] == "recv" ? "receive" : "send")"
+    }
+    var latest: [Substring: String] = [:]
     for message in peer.transformMessages {
-        guard let separator = message.range(of: ": sframe-stats") else { continue }
-        latest[String(message[..<separator.lowerBound])] = String(message[separator.upperBound...])
+        guard let colon = message.range(of: ": ") else { continue }
+        let element = message[..<colon.lowerBound], text = String(message[colon.upperBound...])
+        if text.hasPrefix("sframe-stats") || text.hasPrefix("framecryptor-stats") {
+            latest[element] = text
+        } else if text.hasPrefix("framecryptor-ratchet"), let prefix = prefix(element) {
+            let steps = structureFields(text).first { $0.0 == "steps" }.flatMap { Int($0.1) } ?? 1
+            figures.numbers["\(prefix).ratchetSteps", default: 0] += steps
+        }
     }
     for (element, text) in latest {
-        let parts = element.split(separator: "_")  // send_video_transform
-        guard parts.count == 3 else { continue }
-        let prefix = "\(parts[1]).\(parts[0] == "recv" ? "receive" : "send")"
-        for (name, value) in structureFields("sframe-stats" + text) {
+        guard let prefix = prefix(element) else { continue }
+        for (name, value) in structureFields(text) {
             if let number = Int(value) {
                 figures.numbers["\(prefix).\(name)"] = number
             } else if name == "key-ids" {

@@ -1,6 +1,9 @@
-// The call's key ids: SFrame never lets two senders share a key and counter, so each of the
-// four senders of a call (GStreamer video/audio, browser video/audio) encrypts under its own
-// key id, all derived from the base key of the current key generation.
+// The call's keys and frame formats. SFrame never lets two senders share a key and counter,
+// so each of the four senders of a call (GStreamer video/audio, browser video/audio) encrypts
+// under its own key id, all derived from the base key of the current key generation. The
+// LiveKit format shares one passphrase (key index 0) between everybody, as LiveKit's shared-key
+// mode does; its IVs carry the sender's SSRC, so senders never share one.
+import EncodedStreams
 import WebRTCLoopback
 
 /// The four senders of a call. The raw value is the low two bits of their key ids.
@@ -30,10 +33,21 @@ public enum PeerVP8Layout: String, Sendable, CaseIterable {
 public enum CallMode: String, Sendable, CaseIterable {
     /// SFrame (RFC 9605), AES_128_GCM_SHA256_128, one key id per sender.
     case sframe
+    /// LiveKit's frame format (`clear || AES-128-GCM || IV || 12 || keyIndex`), a shared
+    /// passphrase at key index 0: the page's framecryptor.js and the plugin's `framecryptor`.
+    case livekit
     /// The MDN example: every byte after the clear prefix inverted (no secrecy; the simplest check).
     case negate
 
-    /// The GStreamer peer's four transforms for this mode, keyed with `key` in `generation`.
+    /// Why the GStreamer peer cannot run this mode, or nil: `livekit` needs the plugin's
+    /// `framecryptor` transform. Call after the elements are registered.
+    public var unavailableReason: String? {
+        guard self == .livekit, !EncodedTransformRegistry.names.contains("framecryptor") else { return nil }
+        return "this build of the plugin has no framecryptor transform (rtpscripttransform worker=framecryptor), which the GStreamer end of the LiveKit format needs"
+    }
+
+    /// The GStreamer peer's four transforms for this mode, keyed with `key` in `generation`
+    /// (sframe) or with `passphrase` (livekit).
     ///
     /// Layouts (which bytes stay clear, `ClearBytesPolicy`): GStreamer's VP8 sender keeps what
     /// rtpvp8pay parses clear (header, first partition, partition table: the page computes the
@@ -41,11 +55,16 @@ public enum CallMode: String, Sendable, CaseIterable {
     /// page is told in the offer message); the browser's VP8 sender keeps the web layout (10
     /// bytes key / 3 delta), what Chromium's packetizer needs, so the GStreamer video receiver
     /// uses `clear=web`. Opus keeps its TOC byte clear both ways.
+    ///
+    /// livekit: every transform `framecryptor profile=livekit` with the passphrase; the VP8
+    /// sender keeps LiveKit's 10/3 bytes clear, so it goes through `rtpvp8e2eepay` (`vp8Layout`
+    /// is ignored); receivers read the codec from their caps.
     func peerConfiguration(key: String, generation: Int, vp8TokenPartitions: Int,
-                           vp8Layout: PeerVP8Layout = .gstreamer) -> LoopbackConfiguration {
+                           vp8Layout: PeerVP8Layout = .gstreamer,
+                           passphrase: String = LoopbackConfiguration.demoPassphrase) -> LoopbackConfiguration {
         var configuration = LoopbackConfiguration(videoCodec: .vp8, audio: true)
         configuration.vp8TokenPartitions = vp8TokenPartitions
-        configuration.vp8Payloader = vp8Layout.payloader
+        configuration.vp8Payloader = (self == .livekit ? PeerVP8Layout.web : vp8Layout).payloader
         switch self {
         case .sframe:
             func transform(_ sender: CallSender, clear: String? = nil) -> String {
@@ -55,6 +74,9 @@ public enum CallMode: String, Sendable, CaseIterable {
             configuration.sendAudioTransform = transform(.gstreamerAudio)
             configuration.receiveVideoTransform = transform(.browserVideo, clear: "web")
             configuration.receiveAudioTransform = transform(.browserAudio)
+        case .livekit:
+            let transform = LoopbackConfiguration.frameCryptorTransform(passphrase: passphrase)
+            configuration.setTransforms(send: transform, receive: transform)
         case .negate:
             configuration.sendVideoTransform = vp8Layout == .web ? "rtpscripttransform worker=\"negate clear=web\"" : "rtpscripttransform worker=negate"
             configuration.sendAudioTransform = "rtpscripttransform worker=negate"
@@ -63,6 +85,11 @@ public enum CallMode: String, Sendable, CaseIterable {
         }
         return configuration
     }
+}
+
+/// The layout the page's video receiver must expect from the GStreamer peer in `mode`.
+func peerVideoLayout(_ mode: CallMode, configured: PeerVP8Layout) -> PeerVP8Layout {
+    mode == .livekit ? .web : configured
 }
 
 /// A base key given as hex: at least 16 bytes (what the plugin's sframe transform accepts).

@@ -1,5 +1,5 @@
-// The HTTP server of the browser interop call: serves the page (Web/), the RFC 9605 test
-// vectors for the page's self test, and the signalling WebSocket (/signalling) that connects a
+// The HTTP server of the browser interop call: serves the page (Web/), the RFC 9605 and LiveKit
+// test vectors for the page's self test, and the signalling WebSocket (/signalling) that connects a
 // page to a GStreamer peer (CallSession).
 import FlyingFox
 import FlyingSocks
@@ -17,16 +17,22 @@ public struct CallServerConfiguration: Sendable {
     /// The GStreamer peer's base key of key generation 1 (hex, at least 16 bytes); the page
     /// gets its own from the URL fragment.
     public var key = LoopbackConfiguration.demoKey
-    /// Gather ICE candidates on 127.0.0.1 only (with a browser started with
-    /// `--allow-loopback-in-peer-connection`); otherwise also on the other local addresses.
-    public var loopbackICEOnly = false
+    /// The GStreamer peer's passphrase in the LiveKit format (mode `livekit`); the page gets its
+    /// own from the URL fragment.
+    public var passphrase = LoopbackConfiguration.demoPassphrase
+    /// Where the GStreamer peer gathers ICE candidates: 127.0.0.1 and the other local IPv4
+    /// addresses (default), 127.0.0.1 only (with a browser started with
+    /// `--allow-loopback-in-peer-connection`), or given addresses (`PrivateNetwork.address` for
+    /// a call with Firefox in a private network namespace).
+    public var iceHostAddresses = ICEHostAddresses.loopbackAndLocal
     /// DCT partitions of the GStreamer peer's VP8 frames (1, 2, 4, 8): more than one makes the
     /// page's decryption depend on reading the partition count as the plugin does.
     public var vp8TokenPartitions = 4
     /// The clear bytes of the GStreamer peer's VP8: `gstreamer` (through `rtpvp8pay`) or the
     /// browsers' `web` layout (through `rtpvp8e2eepay`); the page learns it from the offer.
     public var vp8Layout = PeerVP8Layout.gstreamer
-    /// Serves `sframe-test-vectors.json` of this folder at /testdata/ (the page's self test).
+    /// Serves `sframe-test-vectors.json` and `livekit-e2ee-vectors.json` of this folder at
+    /// /testdata/ (the page's self test).
     public var testDataDirectory: String?
     /// Called with every line of the call's log (page logs, signalling steps, errors).
     public var log: (@Sendable (String) -> Void)?
@@ -48,29 +54,91 @@ public struct CallReport: Sendable {
     public var api: String?
     /// Pages that said hello.
     public var calls = 0
-    /// Key generations the GStreamer peer switched to, in order.
+    /// Key generations the GStreamer peer switched to, in order (sframe).
     public var rotations: [Int] = []
+    /// Ratchets of the GStreamer peer's send keys (livekit: `ratchet-key` to both senders).
+    public var gstreamerRatchets = 0
+    /// Ratchets of the page's send keys the page confirmed (livekit).
+    public var pageRatchets = 0
     public var log: [String] = []
     /// The GStreamer peer of the current (or last) call.
     public var peer: RemotePeer?
 }
 
-/// The report, shared by the server, its sessions and whoever watches (tests, the CLI).
+/// The report, shared by the server, its sessions and whoever watches (tests, the CLI), who can
+/// wait for a condition on it: every change checks the waiting conditions.
 final class CallReportStore: Sendable {
-    private let report = Mutex(CallReport())
+    private struct Waiter {
+        let id: UInt64
+        let condition: @Sendable (CallReport) -> Bool
+        let continuation: CheckedContinuation<Bool, Never>
+        let timeout: Task<Void, Never>
+    }
+    private struct State {
+        var report = CallReport()
+        var waiters: [Waiter] = []
+        var nextWaiter: UInt64 = 0
+    }
+    private let state = Mutex(State())
     private let logSink: (@Sendable (String) -> Void)?
 
     init(logSink: (@Sendable (String) -> Void)?) { self.logSink = logSink }
 
-    func update(_ change: (inout CallReport) -> Void) { report.withLock { change(&$0) } }
-    func snapshot() -> CallReport { report.withLock { $0 } }
+    func update(_ change: (inout CallReport) -> Void) {
+        let satisfied = state.withLock { state -> [Waiter] in
+            change(&state.report)
+            let report = state.report
+            let done = state.waiters.filter { $0.condition(report) }
+            state.waiters.removeAll { waiter in done.contains { $0.id == waiter.id } }
+            return done
+        }
+        for waiter in satisfied {
+            waiter.timeout.cancel()
+            waiter.continuation.resume(returning: true)
+        }
+    }
+
+    func snapshot() -> CallReport { state.withLock { $0.report } }
 
     func log(_ line: String) {
-        report.withLock { report in
+        update { report in
             if report.log.count >= 2_000 { report.log.removeFirst(1_000) }
             report.log.append(line)
         }
         logSink?(line)
+    }
+
+    /// True as soon as `condition` holds for the report (checked now and after every change),
+    /// false when `timeout` passes first.
+    func wait(timeout: Duration, until condition: @escaping @Sendable (CallReport) -> Bool) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let id = state.withLock { state -> UInt64 in
+                state.nextWaiter += 1
+                return state.nextWaiter
+            }
+            let timeout = Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                self?.expire(id)
+            }
+            let holds = state.withLock { state -> Bool in
+                if condition(state.report) { return true }
+                state.waiters.append(Waiter(id: id, condition: condition, continuation: continuation, timeout: timeout))
+                return false
+            }
+            if holds {
+                timeout.cancel()
+                continuation.resume(returning: true)
+            }
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(returning: false)
     }
 }
 
@@ -78,7 +146,7 @@ final class CallReportStore: Sendable {
 ///
 ///     let server = BrowserCallServer(configuration)
 ///     let port = try await server.start()
-///     print(server.pageURL())          // open it in Chromium
+///     print(server.pageURL())          // open it in Chromium or Firefox
 ///     ...
 ///     await server.stop()
 public final class BrowserCallServer: Sendable {
@@ -101,10 +169,12 @@ public final class BrowserCallServer: Sendable {
         let files = try WebFiles.load()
         let address = try sockaddr_in.inet(ip4: configuration.host, port: configuration.port)
         let server = HTTPServer(address: address, timeout: 3600, logger: .disabled)
-        let vectors = configuration.testDataDirectory.map { URL(fileURLWithPath: $0).appendingPathComponent("sframe-test-vectors.json") }
-        await server.appendRoute("GET /testdata/sframe-test-vectors.json") { _ in
-            guard let vectors, let data = try? Data(contentsOf: vectors) else { return HTTPResponse(statusCode: .notFound) }
-            return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: data)
+        for name in ["sframe-test-vectors.json", "livekit-e2ee-vectors.json"] {
+            let vectors = configuration.testDataDirectory.map { URL(fileURLWithPath: $0).appendingPathComponent(name) }
+            await server.appendRoute(HTTPRoute("GET /testdata/\(name)")) { _ in
+                guard let vectors, let data = try? Data(contentsOf: vectors) else { return HTTPResponse(statusCode: .notFound) }
+                return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: data)
+            }
         }
         await server.appendRoute("GET /signalling", to: WebSocketHTTPHandler(handler: MessageFrameWSHandler(handler: SignallingHandler(server: self))))
         await server.appendRoute("GET *") { request in files.response(for: request.path) }
@@ -128,31 +198,52 @@ public final class BrowserCallServer: Sendable {
     /// The port the server listens on (0 before `start()`).
     public var port: UInt16 { boundPort.load(ordering: .relaxed) }
 
-    /// The page's address: `mode` sframe or negate, the page's key in the fragment (the page
-    /// never sends it to the server), `autostart` to start the call without a click,
+    /// The page's address: `mode` sframe, livekit (`?e2ee=livekit`) or negate, the page's key
+    /// (sframe, hex) or passphrase (livekit) in the fragment (the page never sends it to the
+    /// server; nil: the server's own), `autostart` to start the call without a click,
     /// `syntheticMedia` to send a drawn pattern and a tone instead of camera and microphone (the
     /// page also does that when it has none).
     /// `transformAPI` `encoded-streams` forces the page's fallback for browsers without
     /// RTCRtpScriptTransform (`createEncodedStreams()`).
-    public func pageURL(mode: CallMode = .sframe, key: String? = nil, autostart: Bool = false,
+    public func pageURL(mode: CallMode = .sframe, key: String? = nil, passphrase: String? = nil, autostart: Bool = false,
                         syntheticMedia: Bool = false, transformAPI: String? = nil, path: String = "/") -> String {
-        var query = ["mode=\(mode.rawValue)"]
+        var query = [mode == .livekit ? "e2ee=livekit" : "mode=\(mode.rawValue)"]
         if autostart { query.append("autostart=1") }
         if syntheticMedia { query.append("media=synthetic") }
         if let transformAPI { query.append("api=\(transformAPI)") }
-        return "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)\(path)?\(query.joined(separator: "&"))#key=\(key ?? configuration.key)"
+        let fragment = mode == .livekit
+            ? "passphrase=" + (passphrase ?? configuration.passphrase).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            : "key=\(key ?? configuration.key)"
+        return "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)\(path)?\(query.joined(separator: "&"))#\(fragment)"
     }
 
     /// The calls' figures and log so far.
     public var report: CallReport { store.snapshot() }
 
-    /// Asks the connected page(s) to rotate their key, as the page's button does. False when no
-    /// page is connected.
+    /// Waits until `condition` holds for the report (checked at once and after every change of
+    /// it: the page's figures arrive every 500 ms, the peer's every second); false when
+    /// `timeout` passes first.
+    public func waitForReport(timeout: Duration, until condition: @escaping @Sendable (CallReport) -> Bool) async -> Bool {
+        await store.wait(timeout: timeout, until: condition)
+    }
+
+    /// Asks the connected page(s) to change keys as the page's button does: sframe rotates to a
+    /// new key generation, livekit ratchets every sender's key (both ends). False when no page
+    /// is connected.
     @discardableResult
     public func requestKeyRotation() -> Bool {
         let current = sessions.withLock { $0 }
         current.forEach { $0.requestKeyRotation() }
         return !current.isEmpty
+    }
+
+    /// LiveKit format: ratchets the send keys of the GStreamer peer (`ratchet-key` to its two
+    /// send transforms) and/or of the page; the receivers at the other end follow through their
+    /// ratchet windows. False when no call in livekit mode is up.
+    @discardableResult
+    public func ratchetSendKeys(gstreamer: Bool, page: Bool) -> Bool {
+        let current = sessions.withLock { $0 }
+        return current.map { $0.ratchet(gstreamer: gstreamer, page: page) }.contains(true)
     }
 
     /// Closes the connections, stops the GStreamer peers and the server.

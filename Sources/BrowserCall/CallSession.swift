@@ -1,6 +1,6 @@
 // One page's signalling connection: it creates the GStreamer peer when the page says hello,
-// carries offer/answer/ICE between the peer and the page, applies key rotations from the page
-// to the peer's transforms (post-message) and exchanges figures with the page.
+// carries offer/answer/ICE between the peer and the page, applies key rotations (sframe) and
+// ratchets (livekit) to the peer's transforms (post-message) and exchanges figures with the page.
 import FlyingFox
 import Foundation
 import Synchronization
@@ -46,6 +46,10 @@ final class CallSession: Sendable {
             let line = (object["sdpMLineIndex"] as? NSNumber)?.uint32Value ?? 0
             peer()?.addICECandidate(mLineIndex: line, candidate: candidate)
         case "rotate-key": rotate(object)
+        case "ratchet-key": ratchet(gstreamer: true, page: false)
+        case "key-ratcheted":
+            report.update { $0.pageRatchets += 1 }
+            report.log("the page ratcheted its send keys")
         case "stats":
             report.update { $0.browser = CallFigures(json: object.filter { $0.key != "type" }) }
         case "selftest":
@@ -55,7 +59,7 @@ final class CallSession: Sendable {
         case "log":
             report.log("page \((object["level"] as? String) ?? "info"): \((object["text"] as? String) ?? "")")
         default:
-            sendError("unknown message type \"\(type)\" (expected hello, answer, ice, rotate-key, stats, selftest or log)")
+            sendError("unknown message type \"\(type)\" (expected hello, answer, ice, rotate-key, ratchet-key, key-ratcheted, stats, selftest or log)")
         }
     }
 
@@ -65,7 +69,8 @@ final class CallSession: Sendable {
         guard let mode = CallMode(rawValue: modeName) else {
             return sendError("mode \"\(modeName)\" is not one of \(CallMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let suite = object["suite"] as? NSNumber, suite.intValue != 4 {
+        if let reason = mode.unavailableReason { return sendError("mode \(mode.rawValue): \(reason)") }
+        if mode == .sframe, let suite = object["suite"] as? NSNumber, suite.intValue != 4 {
             return sendError("suite \(suite) is not supported by the GStreamer peer of this demo (it uses 4, AES_128_GCM_SHA256_128)")
         }
         guard state.withLock({ $0.peer == nil }) else { return sendError("hello: the call has already started") }
@@ -78,10 +83,11 @@ final class CallSession: Sendable {
         }
         let outgoing = self.outgoing
         do {
-            let vp8Layout = configuration.vp8Layout
+            let vp8Layout = peerVideoLayout(mode, configured: configuration.vp8Layout)
             let peerConfiguration = mode.peerConfiguration(key: configuration.key, generation: 1,
-                                                           vp8TokenPartitions: configuration.vp8TokenPartitions, vp8Layout: vp8Layout)
-            let peer = try RemotePeer(peerConfiguration, loopbackOnly: configuration.loopbackICEOnly) { message in
+                                                           vp8TokenPartitions: configuration.vp8TokenPartitions, vp8Layout: vp8Layout,
+                                                           passphrase: configuration.passphrase)
+            let peer = try RemotePeer(peerConfiguration, hostAddresses: configuration.iceHostAddresses) { message in
                 switch message {
                 case .offer(let sdp):
                     // The page's video receiver must leave the same bytes clear as the peer's sender.
@@ -148,12 +154,48 @@ final class CallSession: Sendable {
         }
     }
 
+    /// LiveKit format: the GStreamer peer's senders ratchet their key (`ratchet-key`) and/or
+    /// the page is asked to ratchet its senders' key; the receivers at the other end follow
+    /// through their ratchet windows. False when no livekit call is up (nothing changed).
+    @discardableResult
+    func ratchet(gstreamer: Bool, page: Bool) -> Bool {
+        guard let (peer, mode) = state.withLock({ state in state.peer.map { ($0, state.mode) } }) else {
+            sendError("ratchet-key: no call yet")
+            return false
+        }
+        guard mode == .livekit else {
+            sendError("ratchet-key: the call is in \(mode?.rawValue ?? "?") mode; ratchets are for livekit")
+            return false
+        }
+        if gstreamer {
+            let senders = ["send_video_transform", "send_audio_transform"]
+            guard senders.allSatisfy({ peer.element(named: $0) != nil }) else {
+                sendError("ratchet-key: the GStreamer peer has no send transforms yet; nothing changed")
+                return false
+            }
+            for element in senders where !peer.postMessage(to: element, "ratchet-key, key-index=(int)0") {
+                report.log("error: ratchet-key: post-message to \(element) failed")
+            }
+            report.update { $0.gstreamerRatchets += 1 }
+            report.log("the GStreamer peer's senders ratcheted key index 0")
+        }
+        if page { send(["type": "ratchet-key-request"]) }
+        return true
+    }
+
     // MARK: - server → page
 
-    /// Asks the page to rotate its key as its button does (tests use this).
-    func requestKeyRotation() { send(["type": "rotate-key-request"]) }
+    /// Asks the page to change keys as its button does (tests use this): a new key generation
+    /// (sframe), or a ratchet of both ends' send keys (livekit).
+    func requestKeyRotation() {
+        if state.withLock({ $0.mode }) == .livekit {
+            ratchet(gstreamer: true, page: true)
+        } else {
+            send(["type": "rotate-key-request"])
+        }
+    }
 
-    /// Every second: the transforms are asked for `sframe-stats`, the figures go to the page
+    /// Every second: the transforms are asked for their stats, the figures go to the page
     /// and into the report.
     private func startReportingFigures() {
         let task = Task { [weak self] in

@@ -32,6 +32,31 @@ public struct LoopbackConfiguration: Sendable {
         return "rtpscripttransform worker=\"\(worker)\" options=\"sframe,key=(string)\(key),key-id=(guint64)\(keyID)\""
     }
 
+    /// A passphrase for demonstrations and tests of the LiveKit format (never use it for real calls).
+    public static let demoPassphrase = "insertable streams demo"
+
+    /// End-to-end encryption in a deployed system's frame format: `rtpscripttransform` running
+    /// `framecryptor` (`profile` livekit or jitsi) with a passphrase at key index `keyIndex`;
+    /// `parameters` are further worker parameters (`ratchet-window-size`, ...). The passphrase
+    /// may hold any characters: it is quoted for the options structure and again for gst-launch.
+    public static func frameCryptorTransform(passphrase: String, keyIndex: Int = 0, profile: String = "livekit",
+                                             parameters: [(String, String)] = []) -> String {
+        let worker = (["framecryptor", "profile=\(profile)"] + parameters.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
+        let options = "framecryptor, passphrase=(string)\(quoted(passphrase)), key-index=(int)\(keyIndex)"
+        return "rtpscripttransform worker=\"\(worker)\" options=\(quoted(options))"
+    }
+
+    /// `text` in double quotes with `\` and `"` escaped: a string value of a GstStructure text,
+    /// and a property value of a gst-launch description (both unescape it).
+    public static func quoted(_ text: String) -> String {
+        var quoted = "\""
+        for character in text {
+            if character == "\\" || character == "\"" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\""
+    }
+
     /// A transform that changes nothing (a thread hop), for comparison.
     public static let passThrough = "identity silent=true"
 

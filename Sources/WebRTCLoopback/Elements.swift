@@ -24,11 +24,17 @@ func makeTransform(_ description: String, name: String) throws -> UnsafeMutableP
         let text = String(cString: error.pointee.message)
         g_error_free(error)
         if let element { gst_object_unref(gst_object_ref_sink(element)) }
-        throw LoopbackError("transform \"\(description)\": \(text)")
+        throw LoopbackError("transform \"\(redactingOptions(description))\": \(text)")
     }
-    guard let element else { throw LoopbackError("transform \"\(description)\": nothing parsed") }
+    guard let element else { throw LoopbackError("transform \"\(redactingOptions(description))\": nothing parsed") }
     gst_object_set_name(asObject(element), name)
     return element
+}
+
+/// `description` with the value of every `options=` property replaced by `<hidden>`: options
+/// carry keys and passphrases, which error messages must not repeat.
+func redactingOptions(_ description: String) -> String {
+    description.replacing(#/options=("(?:\\.|[^"\\])*"?|\S*)/#, with: "options=<hidden>")
 }
 
 /// Links `source` to `destination` through `transform` (if any), which is added to `bin` first.

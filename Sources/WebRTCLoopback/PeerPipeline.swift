@@ -139,11 +139,43 @@ final class PeerPipeline: @unchecked Sendable {
     }
 }
 
+/// Which local addresses a webrtcbin's ICE agent gathers host candidates on.
+public enum ICEHostAddresses: Sendable, Equatable {
+    /// 127.0.0.1 alone (both peers in this process, or a browser told to use loopback).
+    case loopback
+    /// 127.0.0.1 plus every other local IPv4 address.
+    case loopbackAndLocal
+    /// Exactly these (IPv4 or IPv6 literals), e.g. the address of a private network namespace
+    /// that a browser without loopback candidates (Firefox) shares with this peer.
+    case only([String])
+
+    /// The addresses now.
+    var addresses: [String] {
+        switch self {
+        case .loopback: return ["127.0.0.1"]
+        case .only(let list): return list
+        case .loopbackAndLocal:
+            var addresses = ["127.0.0.1"]
+            if let list = nice_interfaces_get_local_ips(0) {
+                var node: UnsafeMutablePointer<GList>? = list
+                while let current = node {
+                    if let text = current.pointee.data {
+                        let address = String(cString: text.assumingMemoryBound(to: CChar.self))
+                        if !address.contains(":") { addresses.append(address) }  // IPv4: what a local browser uses
+                        g_free(text)
+                    }
+                    node = current.pointee.next
+                }
+                g_list_free(list)
+            }
+            return addresses
+        }
+    }
+}
+
 /// Adds host addresses to a webrtcbin's ICE agent. libnice leaves loopback out of the
-/// interfaces it gathers on, and once an address is added it gathers on the added ones only:
-/// `loopbackOnly` gives 127.0.0.1 alone (both peers in this process, or a browser told to use
-/// loopback), otherwise 127.0.0.1 plus every other local IPv4 address.
-func addICEHostAddresses(_ webrtcbin: UnsafeMutablePointer<GstElement>, loopbackOnly: Bool) {
+/// interfaces it gathers on, and once an address is added it gathers on the added ones only.
+func addICEHostAddresses(_ webrtcbin: UnsafeMutablePointer<GstElement>, _ hostAddresses: ICEHostAddresses) {
     func objectProperty(_ object: UnsafeMutableRawPointer, _ name: String) -> UnsafeMutableRawPointer? {
         var value = GValue()
         g_value_init(&value, swift_type_object())
@@ -155,20 +187,7 @@ func addICEHostAddresses(_ webrtcbin: UnsafeMutablePointer<GstElement>, loopback
     defer { g_object_unref(ice) }
     guard let agent = objectProperty(ice, "agent") else { return }
     defer { g_object_unref(agent) }
-    var addresses = ["127.0.0.1"]
-    if !loopbackOnly, let list = nice_interfaces_get_local_ips(0) {
-        var node: UnsafeMutablePointer<GList>? = list
-        while let current = node {
-            if let text = current.pointee.data {
-                let address = String(cString: text.assumingMemoryBound(to: CChar.self))
-                if !address.contains(":") { addresses.append(address) }  // IPv4: what a local browser uses
-                g_free(text)
-            }
-            node = current.pointee.next
-        }
-        g_list_free(list)
-    }
-    for text in addresses {
+    for text in hostAddresses.addresses {
         var address = NiceAddress()
         nice_address_init(&address)
         guard nice_address_set_from_string(&address, text) != 0 else { continue }

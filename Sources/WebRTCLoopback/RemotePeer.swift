@@ -28,10 +28,11 @@ public final class RemotePeer: @unchecked Sendable {
     public let configuration: LoopbackConfiguration
     private let peers: PeerPipeline
 
-    /// Builds the pipeline (NULL state). `gst_init` must have been called. `loopbackOnly`: gather
-    /// ICE candidates on 127.0.0.1 only (the remote peer is on this machine and offers loopback
-    /// candidates); otherwise also on every other local IPv4 address.
-    public init(_ configuration: LoopbackConfiguration, loopbackOnly: Bool = false,
+    /// Builds the pipeline (NULL state). `gst_init` must have been called. `hostAddresses`: where
+    /// ICE host candidates are gathered: 127.0.0.1 and every other local IPv4 address (default),
+    /// 127.0.0.1 only (the remote peer is on this machine and offers loopback candidates), or
+    /// the given addresses (e.g. a private network namespace shared with a browser).
+    public init(_ configuration: LoopbackConfiguration, hostAddresses: ICEHostAddresses = .loopbackAndLocal,
                 signalling: @escaping @Sendable (SignallingMessage) -> Void) throws {
         guard configuration.videoCodec != nil || configuration.audio else {
             throw LoopbackError("nothing to send: no video codec and no audio")
@@ -41,7 +42,7 @@ public final class RemotePeer: @unchecked Sendable {
                                      Session(sender: child("peer"), receiver: child("peer"), configuration: configuration,
                                              remote: signalling)
                                  }, finish: { session in
-                                     addICEHostAddresses(session.sender, loopbackOnly: loopbackOnly)
+                                     addICEHostAddresses(session.sender, hostAddresses)
                                  })
         self.configuration = configuration
     }

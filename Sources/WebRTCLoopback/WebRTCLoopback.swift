@@ -43,8 +43,8 @@ public final class WebRTCLoopback: @unchecked Sendable {
                                      Session(sender: child("sender"), receiver: child("receiver"), configuration: configuration)
                                  }, finish: { session in
                                      try makeSendOnly(session.sender)
-                                     addICEHostAddresses(session.sender, loopbackOnly: true)
-                                     addICEHostAddresses(session.receiver, loopbackOnly: true)
+                                     addICEHostAddresses(session.sender, .loopback)
+                                     addICEHostAddresses(session.receiver, .loopback)
                                  })
         self.configuration = configuration
     }

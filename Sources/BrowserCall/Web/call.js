@@ -1,13 +1,19 @@
 // The call page: camera and microphone to a GStreamer peer over WebRTC, every encoded frame
-// end-to-end encrypted with SFrame (or negated, the MDN example) in transform-worker.js.
+// end-to-end encrypted in transform-worker.js with SFrame (?e2ee=sframe, the default) or
+// LiveKit's frame format (?e2ee=livekit), or negated (?mode=negate, the MDN example).
 //
 // Signalling (JSON over the WebSocket /signalling): the page says hello, the GStreamer peer
-// offers, the page answers. Keys never go to the server except on rotation, when the page
-// itself picks the next generation's key. Key ids: 4 × generation + sender, sender 0/1 the
-// GStreamer video/audio, 2/3 the browser video/audio, so no two senders share a key and nonce.
+// offers, the page answers. Keys never go to the server except on SFrame rotation, when the page
+// itself picks the next generation's key. SFrame key ids: 4 × generation + sender, sender 0/1
+// the GStreamer video/audio, 2/3 the browser video/audio, so no two senders share a key and
+// nonce. LiveKit: one passphrase (#passphrase=, key index 0) for everybody, as LiveKit's shared
+// key; rotation ratchets the senders' keys and the receivers follow through their ratchet windows.
 import { bytesToHex, cipherSuite, hexToBytes } from './sframe.js';
 
 const DEFAULT_KEY = '000102030405060708090a0b0c0d0e0f';
+/** The GStreamer peer's default too (LoopbackConfiguration.demoPassphrase). */
+const DEFAULT_PASSPHRASE = 'insertable streams demo';
+const MODES = ['sframe', 'livekit', 'negate'];
 const STATS_INTERVAL_MS = 500;
 const OLD_KEYS_KEPT_MS = 10_000; // frames under the old key may still be in flight
 const SENDER_INDEX = { video: { gstreamer: 0, browser: 2 }, audio: { gstreamer: 1, browser: 3 } };
@@ -18,7 +24,7 @@ const keyIdOf = (generation, kind, sender) => 4 * generation + SENDER_INDEX[kind
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  mode: $('mode'), key: $('key'), suite: $('suite'), start: $('start'), rotate: $('rotate'),
+  mode: $('mode'), key: $('key'), keyLabel: $('key-label'), suite: $('suite'), start: $('start'), rotate: $('rotate'),
   status: $('status'), localVideo: $('local-video'), remoteVideo: $('remote-video'),
   summary: $('summary'), statsBody: $('stats-body'), log: $('log'),
 };
@@ -34,6 +40,8 @@ const state = {
   api: null,
   generation: 1,
   keyHex: null,
+  passphrase: null, // livekit
+  ratchetPending: false, // livekit: the worker is ratcheting the senders' keys
   receiveGenerations: new Map(), // generation -> key hex, the receivers hold these
   pendingRotation: null, // {generation, keyHex}
   socket: null,
@@ -134,6 +142,9 @@ async function handleServerMessage(message) {
     case 'rotate-key-request':
       log('the server asks for a key rotation');
       return rotateKey();
+    case 'ratchet-key-request':
+      log('the server asks the page to ratchet its send keys');
+      return ratchetSendKeys({ askServer: false });
     default:
       log(`unknown message type from the server: "${message.type}"`, 'error');
   }
@@ -169,8 +180,13 @@ function detectTransformApi() {
 
 function readSettings() {
   const mode = ui.mode.value;
-  if (mode !== 'sframe' && mode !== 'negate') throw new Error(`mode "${mode}" (sframe or negate)`);
+  if (!MODES.includes(mode)) throw new Error(`mode "${mode}" (${MODES.join(', ')})`);
   const suite = cipherSuite(params.get('suite') ?? '4').id;
+  if (mode === 'livekit') {
+    const passphrase = ui.key.value;
+    if (passphrase === '') throw new Error('the passphrase is empty');
+    return { mode, suite, passphrase };
+  }
   const keyHex = ui.key.value.trim().toLowerCase();
   if (mode === 'sframe') {
     const key = hexToBytes(keyHex);
@@ -250,6 +266,7 @@ function startWorker() {
   state.worker.onmessage = ({ data }) => {
     if (data?.type === 'stats') workerStats(data.transforms);
     else if (data?.type === 'log') log(`worker: ${data.text}`, data.level === 'error' ? 'error' : 'info');
+    else if (data?.type === 'send-keys-ratcheted') sendKeysRatcheted(data.senders);
   };
   state.worker.onerror = (event) => {
     event.preventDefault();
@@ -392,6 +409,7 @@ function transformOptions(side, kind) {
   const options = { side, kind, mode: state.mode, suite: state.suite };
   // What the GStreamer peer's VP8 leaves clear (the page's own senders use the web layout).
   if (side === 'receive' && kind === 'video') options.layout = state.peerVideoLayout;
+  if (state.mode === 'livekit') return { ...options, passphrase: state.passphrase, keyIndex: 0 };
   if (state.mode !== 'sframe') return options;
   if (side === 'send') {
     options.sendKey = { keyId: keyIdOf(state.generation, kind, 'browser'), keyHex: state.keyHex };
@@ -407,7 +425,8 @@ function attachTransforms(transceiver, kind) {
   attachTransform(transceiver.sender, transformOptions('send', kind));
   attachTransform(transceiver.receiver, transformOptions('receive', kind));
   const keys = state.mode === 'sframe'
-    ? ` (send KID ${keyIdOf(state.generation, kind, 'browser')}, receive KID ${keyIdOf(state.generation, kind, 'gstreamer')})` : '';
+    ? ` (send KID ${keyIdOf(state.generation, kind, 'browser')}, receive KID ${keyIdOf(state.generation, kind, 'gstreamer')})`
+    : state.mode === 'livekit' ? ' (key index 0 from the passphrase)' : '';
   log(`${kind} transforms attached: ${state.mode} via ${state.api}${keys}`);
 }
 
@@ -431,6 +450,7 @@ function receiveKeysOf(generation, keyHex) {
 }
 
 function rotateKey() {
+  if (state.mode === 'livekit') return ratchetSendKeys({ askServer: true });
   if (state.mode !== 'sframe') return log('key rotation: negate mode has no keys', 'error');
   if (!state.worker || !state.pc?.remoteDescription) return log('key rotation: no call yet', 'error');
   if (state.pendingRotation) return log(`key rotation: generation ${state.pendingRotation.generation} is still waiting for the server`, 'error');
@@ -461,6 +481,25 @@ function keyRotated(generation) {
   log(`key generation ${generation}: sending with KIDs ${keyIdOf(generation, 'video', 'browser')} (video), ${keyIdOf(generation, 'audio', 'browser')} (audio)`);
   showStatus(`key generation ${generation}`);
   setTimeout(() => dropReceiveGeneration(old), OLD_KEYS_KEPT_MS);
+  render();
+}
+
+/** LiveKit: the page's senders ratchet their key (index 0) one step; the GStreamer receivers
+ *  follow through their ratchet windows. `askServer`: the GStreamer senders ratchet too (the
+ *  button), and the page's receivers follow them. */
+function ratchetSendKeys({ askServer }) {
+  if (!state.worker || !state.pc?.remoteDescription) return log('ratchet: no call yet', 'error');
+  state.ratchetPending = true;
+  state.worker.postMessage({ type: 'ratchet-send-keys' });
+  if (askServer) send({ type: 'ratchet-key' });
+  log(`ratcheting the page's send keys${askServer ? ' and asking the GStreamer peer to ratchet its own' : ''}`);
+  render();
+}
+
+function sendKeysRatcheted(senders) {
+  state.ratchetPending = false;
+  send({ type: 'key-ratcheted', senders });
+  log(`the page's ${senders} senders ratcheted their key`);
   render();
 }
 
@@ -505,12 +544,14 @@ function transformFigures(side, kind) {
     frames: t?.frames ?? 0,
     encrypted: t?.encrypted ?? 0,
     decrypted: t?.decrypted ?? 0,
-    failed: ['authentication', 'keyID', 'syntax', 'replay', 'noKey'].reduce((sum, name) => sum + (failures[name] ?? 0), 0),
+    failed: ['authentication', 'keyID', 'syntax', 'replay', 'noKey', 'keyInvalidated'].reduce((sum, name) => sum + (failures[name] ?? 0), 0),
     authentication: failures.authentication ?? 0,
     keyID: failures.keyID ?? 0,
     syntax: failures.syntax ?? 0,
     replay: failures.replay ?? 0,
     noKey: failures.noKey ?? 0,
+    keyInvalidated: failures.keyInvalidated ?? 0,
+    ratchets: t?.ratchets ?? 0,
     keyIds: side === 'send' ? (t?.keyIds ?? []) : used,
     keyId: t?.keyId ?? null,
     keyFrames: t?.keyFrames ?? 0,
@@ -568,12 +609,18 @@ function peerFigure(entry, ...names) {
 function render() {
   renderSummary();
   renderTable();
-  ui.rotate.disabled = !(state.mode === 'sframe' && state.pc?.connectionState === 'connected' && !state.pendingRotation);
+  ui.rotate.textContent = state.mode === 'livekit' ? 'Ratchet keys' : 'Rotate key';
+  ui.rotate.disabled = !((state.mode === 'sframe' || state.mode === 'livekit') && state.pc?.connectionState === 'connected'
+    && !state.pendingRotation && !state.ratchetPending);
 }
 
 function renderSummary() {
   const lines = [];
   lines.push(`mode ${state.mode}${state.mode === 'sframe' ? `, suite ${state.suite}` : ''} · ${state.api ?? 'no transform API yet'} · connection ${state.pc?.connectionState ?? '–'}`);
+  if (state.mode === 'livekit') {
+    const figure = (side, kind, name) => state.lastReport?.[kind][side][name] ?? 0;
+    lines.push(`LiveKit format, key index 0 from the passphrase: send-key ratchets ${figure('send', 'video', 'ratchets')} video / ${figure('send', 'audio', 'ratchets')} audio; receivers followed ${figure('receive', 'video', 'ratchets')} / ${figure('receive', 'audio', 'ratchets')} steps`);
+  }
   if (state.mode === 'sframe') {
     const g = state.generation;
     lines.push(`key generation ${g}${state.pendingRotation ? ` (rotating to ${state.pendingRotation.generation})` : ''}: sending KIDs ${keyIdOf(g, 'video', 'browser')} video / ${keyIdOf(g, 'audio', 'browser')} audio; receivers hold KIDs ${formatList([...state.receiveGenerations.keys()].flatMap((gen) => receiveKeysOf(gen).map((k) => k.keyId)))}`);
@@ -603,7 +650,8 @@ function renderTable() {
       const kids = side === 'send' ? formatList(figures.keyIds) : `${formatList(figures.keyIds)} (held ${formatList(t?.keyIdsHeld)})`;
       rows.push([`browser ${kind} ${side}`, figures.frames, side === 'send' ? figures.encrypted : figures.decrypted,
         figures.authentication, figures.keyID, figures.syntax, figures.replay, figures.noKey, kids, figures.keyFrames,
-        `${t ? `bytes ${t.bytesIn} → ${t.bytesOut} · ` : ''}${formatFields(rtp)}`]);
+        `${state.mode === 'livekit' ? `key invalidated ${figures.keyInvalidated} · ratchets ${figures.ratchets} · ` : ''}`
+          + `${t ? `bytes ${t.bytesIn} → ${t.bytesOut} · ` : ''}${formatFields(rtp)}`]);
     }
   }
   for (const kind of KINDS) {
@@ -622,13 +670,26 @@ function renderTable() {
 // ---------------------------------------------------------------------------------------------
 // Page setup
 
+/** The key field shows the SFrame key (hex) or the LiveKit passphrase, by mode. */
+function showKeyField(mode) {
+  const livekit = mode === 'livekit';
+  ui.keyLabel.textContent = livekit ? 'Passphrase (key index 0)' : 'Base key (hex, generation 1)';
+  ui.key.value = livekit ? (fragment.get('passphrase') ?? DEFAULT_PASSPHRASE) : (fragment.get('key') ?? DEFAULT_KEY);
+  ui.key.type = livekit ? 'password' : 'text';
+}
+
 function setUpPage() {
-  const mode = params.get('mode') ?? 'sframe';
-  ui.mode.value = ['sframe', 'negate'].includes(mode) ? mode : 'sframe';
+  // ?e2ee=sframe|livekit picks the frame format; ?mode=negate the MDN example.
+  const mode = params.get('e2ee') ?? params.get('mode') ?? 'sframe';
+  ui.mode.value = MODES.includes(mode) ? mode : 'sframe';
   if (ui.mode.value !== mode) log(`unknown mode "${mode}" in the URL; using sframe`, 'error', { remote: false });
   state.mode = ui.mode.value;
-  ui.mode.addEventListener('change', () => { state.mode = ui.mode.value; render(); });
-  ui.key.value = fragment.get('key') ?? DEFAULT_KEY;
+  ui.mode.addEventListener('change', () => {
+    state.mode = ui.mode.value;
+    showKeyField(state.mode);
+    render();
+  });
+  showKeyField(state.mode);
   ui.suite.textContent = params.get('suite') ?? '4';
   ui.start.addEventListener('click', startCall);
   ui.rotate.addEventListener('click', rotateKey);

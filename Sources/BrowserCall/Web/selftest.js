@@ -3,8 +3,11 @@
 //
 // In a page (selftest.html) it fetches /testdata/sframe-test-vectors.json, shows the results
 // and reports them over /signalling (unless ?report=0). Under Node, Tests/web/sframe-check.mjs
-// imports runSelfTest() and runs the same checks with more fixtures.
+// imports runSelfTest() and runs the same checks with more fixtures. The page also runs
+// framecryptor.js's self test (LiveKit's format, /testdata/livekit-e2ee-vectors.json), which
+// Node runs with Tests/web/framecryptor-check.mjs.
 import * as sf from './sframe.js';
+import { runFrameCryptorSelfTest } from './framecryptor-selftest.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON with 64-bit integers: JSON.parse would round kid/ctr values above 2^53, so this small
@@ -466,10 +469,19 @@ export async function runSelfTest({ vectors, vectorsError = 'not given', vp8Fram
 // ---------------------------------------------------------------------------------------------
 // The page
 
-async function loadVectors() {
-  const response = await fetch('/testdata/sframe-test-vectors.json', { cache: 'no-store' });
-  if (!response.ok) throw new Error(`GET /testdata/sframe-test-vectors.json: HTTP ${response.status}`);
+async function loadVectors(name) {
+  const response = await fetch(`/testdata/${name}`, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`GET /testdata/${name}: HTTP ${response.status}`);
   return parseJsonLossless(await response.text());
+}
+
+/** {vectors, vectorsError} of a test data file. */
+async function vectorsOf(name) {
+  try {
+    return { vectors: await loadVectors(name) };
+  } catch (error) {
+    return { vectors: null, vectorsError: error.message };
+  }
 }
 
 /** Sends the result over /signalling and closes the socket once it is out. */
@@ -509,26 +521,33 @@ function render(result, reportState) {
 
 async function runPage() {
   const shouldReport = new URLSearchParams(location.search).get('report') !== '0';
-  let vectors = null;
-  let vectorsError;
+  const crashed = (error) => ({ passed: 0, failed: 1, failures: [`the self test crashed: ${error?.stack ?? error}`], groups: {} });
+  let sframe;
   try {
-    vectors = await loadVectors();
+    sframe = await runSelfTest(await vectorsOf('sframe-test-vectors.json'));
   } catch (error) {
-    vectorsError = error.message;
+    sframe = crashed(error);
   }
-  let result;
+  let livekit;
   try {
-    result = await runSelfTest({ vectors, vectorsError });
+    livekit = await runFrameCryptorSelfTest(await vectorsOf('livekit-e2ee-vectors.json'));
   } catch (error) {
-    result = { passed: 0, failed: 1, failures: [`the self test crashed: ${error?.stack ?? error}`], groups: {} };
+    livekit = crashed(error);
   }
+  const result = {
+    passed: sframe.passed + livekit.passed, failed: sframe.failed + livekit.failed,
+    failures: [...sframe.failures, ...livekit.failures], groups: { ...sframe.groups, ...livekit.groups },
+  };
   for (const failure of result.failures) console.error(`selftest FAILED ${failure}`);
   console.log(`selftest: ${result.passed} passed, ${result.failed} failed`);
   document.title = `selftest ${result.failed === 0 ? 'PASS' : 'FAIL'} ${result.passed}/${result.passed + result.failed}`;
   globalThis.selftestResult = result;
   render(result, shouldReport ? ' (reporting…)' : '');
   if (shouldReport) {
-    await report({ type: 'selftest', passed: result.passed, failed: result.failed, failures: result.failures });
+    await report({
+      type: 'selftest', passed: result.passed, failed: result.failed, failures: result.failures,
+      sframe: { passed: sframe.passed, failed: sframe.failed }, livekit: { passed: livekit.passed, failed: livekit.failed },
+    });
     render(result, ' (reported to the server)');
   }
 }

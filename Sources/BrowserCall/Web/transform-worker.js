@@ -4,17 +4,23 @@
 // only the older API, as streams the page transfers ({type: 'streams'}). Either way each
 // transform pipes readable → protect/unprotect → writable in frame order.
 //
+// Modes: sframe (RFC 9605, sframe.js), livekit (LiveKit's frame format, framecryptor.js: a
+// passphrase at key index 0 in the options, ratchets), negate (the MDN example).
+//
 // Page → worker: {type: 'add-receive-keys', keys: [{keyId, keyHex, kind?}]},
-//   {type: 'set-send-key', kind, keyId, keyHex}, {type: 'remove-receive-key', keyId},
-//   {type: 'streams', readable, writable, options}.
-// Worker → page: {type: 'stats', transforms: [...]} every 500 ms, {type: 'log', level, text}.
+//   {type: 'set-send-key', kind, keyId, keyHex}, {type: 'remove-receive-key', keyId} (sframe),
+//   {type: 'ratchet-send-keys'} (livekit), {type: 'streams', readable, writable, options}.
+// Worker → page: {type: 'stats', transforms: [...]} every 500 ms, {type: 'log', level, text},
+//   {type: 'send-keys-ratcheted', senders} (livekit).
 import {
   SFrameReceiver, SFrameSender, asBytes, hexToBytes, negateFrame,
 } from './sframe.js';
+import { LiveKitReceiver, LiveKitSender } from './framecryptor.js';
 
 const STATS_INTERVAL_MS = 500;
 const KEY_FRAME_REQUEST_INTERVAL_MS = 1000;
-const FAILURE_KINDS = ['authentication', 'keyID', 'syntax', 'replay', 'noKey'];
+const FAILURE_KINDS = ['authentication', 'keyID', 'syntax', 'replay', 'noKey', 'keyInvalidated'];
+const MODES = ['sframe', 'livekit', 'negate'];
 
 const transforms = [];
 
@@ -32,7 +38,7 @@ class FrameTransform {
     const { side, kind, mode = 'sframe', suite = 4, layout = layoutFor(side) } = options ?? {};
     if (side !== 'send' && side !== 'receive') throw new Error(`transform options: side "${side}" (send or receive)`);
     if (kind !== 'video' && kind !== 'audio') throw new Error(`transform options: kind "${kind}" (video or audio)`);
-    if (mode !== 'sframe' && mode !== 'negate') throw new Error(`transform options: mode "${mode}" (sframe or negate)`);
+    if (!MODES.includes(mode)) throw new Error(`transform options: mode "${mode}" (${MODES.join(', ')})`);
     if (layout !== 'web' && layout !== 'gstreamer') throw new Error(`transform options: layout "${layout}" (web or gstreamer)`);
     this.side = side;
     this.kind = kind;
@@ -40,7 +46,7 @@ class FrameTransform {
     this.layout = layout;
     this.transformer = transformer; // null on the encoded-streams path
     this.name = `${kind} ${side === 'send' ? 'sender' : 'receiver'}`;
-    this.counts = { frames: 0, encrypted: 0, decrypted: 0, keyFrames: 0, bytesIn: 0, bytesOut: 0 };
+    this.counts = { frames: 0, encrypted: 0, decrypted: 0, keyFrames: 0, bytesIn: 0, bytesOut: 0, ratchetSteps: 0 };
     this.failures = Object.fromEntries(FAILURE_KINDS.map((kind) => [kind, 0]));
     this.loggedFailures = new Set();
     this.usedKeyIds = new Set(); // KIDs of frames decrypted since the last stats report
@@ -55,7 +61,30 @@ class FrameTransform {
         this.receiver = new SFrameReceiver(suite);
         for (const key of options.receiveKeys ?? []) this.addReceiveKey(key);
       }
+    } else if (mode === 'livekit') {
+      // One passphrase at one key index for every sender and receiver (LiveKit's shared key).
+      const keyIndex = options.keyIndex ?? 0;
+      if (typeof options.passphrase !== 'string' || options.passphrase === '') throw new Error('transform options: livekit needs a passphrase');
+      if (side === 'send') {
+        this.liveKitSender = new LiveKitSender();
+        this.keyReady = this.liveKitSender.setKey(options.passphrase, { keyIndex });
+      } else {
+        this.liveKitReceiver = new LiveKitReceiver({
+          ratchetWindowSize: options.ratchetWindowSize, failureTolerance: options.failureTolerance,
+        });
+        this.keyReady = this.liveKitReceiver.setKey(options.passphrase, { keyIndex });
+      }
+      this.keyReady.then(
+        () => log(`${this.name}: key index ${keyIndex} derived from the passphrase`),
+        (error) => log(`${this.name}: cannot derive the key: ${error.message}`, 'error'));
     }
+  }
+
+  /** livekit senders: ratchets the current key one step (receivers follow by themselves). */
+  async ratchetSendKey() {
+    await this.keyReady;
+    await this.liveKitSender.ratchet();
+    log(`${this.name}: ratcheted key index ${this.liveKitSender.keyIndex} (${this.liveKitSender.ratchets} so far)`);
   }
 
   setSendKey({ keyId, keyHex }) {
@@ -87,7 +116,8 @@ class FrameTransform {
     }
     let output;
     try {
-      output = this.mode === 'negate' ? negateFrame(data, this.kind, this.layout) : await this.#sframe(data);
+      output = this.mode === 'negate' ? negateFrame(data, this.kind, this.layout)
+        : this.mode === 'livekit' ? await this.#livekit(data, frame) : await this.#sframe(data);
     } catch (error) {
       // Dropped, not thrown: a throw would error the pipe and stop all later frames.
       this.#failed(error);
@@ -115,6 +145,39 @@ class FrameTransform {
     return plain;
   }
 
+  /** The codec of the frame's bytes: Opus for audio; video is VP8 unless the metadata names
+   *  H.264 (the page negotiates VP8). */
+  #codecOf(frame) {
+    if (this.kind === 'audio') return 'opus';
+    const mimeType = String(frame.getMetadata?.().mimeType ?? '').toLowerCase();
+    return mimeType.includes('h264') ? 'h264' : 'vp8';
+  }
+
+  async #livekit(data, frame) {
+    await this.keyReady; // derived once, before the first frame
+    const codec = this.#codecOf(frame);
+    if (this.side === 'send') {
+      const metadata = frame.getMetadata?.() ?? {};
+      const ssrc = Number(metadata.synchronizationSource ?? 0) >>> 0;
+      const rtpTimestamp = Number(metadata.rtpTimestamp ?? frame.timestamp ?? 0) >>> 0;
+      const encrypted = await this.liveKitSender.encrypt(data, { codec, ssrc, rtpTimestamp });
+      this.counts.encrypted++;
+      return encrypted;
+    }
+    const { data: plain, keyIndex, ratchetSteps } = await this.liveKitReceiver.decrypt(data, { codec });
+    this.counts.decrypted++;
+    this.usedKeyIds.add(keyIndex);
+    if (ratchetSteps > 0) {
+      this.counts.ratchetSteps += ratchetSteps;
+      log(`${this.name}: the sender ratcheted key index ${keyIndex}; followed ${ratchetSteps} step(s)`);
+    }
+    if (!this.firstSuccessLogged) {
+      this.firstSuccessLogged = true;
+      log(`${this.name}: first frame decrypted (key index ${keyIndex})`);
+    }
+    return plain;
+  }
+
   #failed(error) {
     const kind = FAILURE_KINDS.includes(error?.kind) ? error.kind : 'syntax';
     this.failures[kind]++;
@@ -126,6 +189,7 @@ class FrameTransform {
   }
 
   #describe(kind, error) {
+    if (this.mode === 'livekit') return kind === 'syntax' ? `malformed frame: ${error?.message ?? error}` : error.message;
     const held = () => this.receiver.keyIds.join(', ') || 'none';
     switch (kind) {
       case 'authentication': return `authentication failed for KID ${error.kid} counter ${error.ctr}: wrong key?`;
@@ -150,12 +214,14 @@ class FrameTransform {
 
   /** The figures of this period; clears the per-period KID set. */
   stats() {
-    const held = this.receiver ? this.receiver.keyIds.map(Number) : [];
+    const held = this.receiver ? this.receiver.keyIds.map(Number) : (this.liveKitReceiver?.keyIndices ?? []);
     const used = [...this.usedKeyIds].sort((a, b) => a - b);
     this.usedKeyIds.clear();
-    const keyId = this.sender?.keyId ?? null;
+    const keyId = this.sender?.keyId ?? this.liveKitSender?.keyIndex ?? null;
     return {
       side: this.side, kind: this.kind, mode: this.mode, ...this.counts, failures: { ...this.failures },
+      // livekit: ratchets of a sender's key, or steps a receiver followed.
+      ratchets: this.liveKitSender?.ratchets ?? this.counts.ratchetSteps,
       keyId: keyId === null ? null : Number(keyId),
       keyIds: this.side === 'send' ? (keyId === null ? [] : [Number(keyId)]) : used,
       keyIdsHeld: held,
@@ -205,6 +271,13 @@ function handleMessage(message) {
     case 'remove-receive-key':
       for (const t of transforms) if (t.receiver) t.removeReceiveKey(message.keyId);
       break;
+    case 'ratchet-send-keys': {
+      const senders = transforms.filter((t) => t.liveKitSender);
+      Promise.all(senders.map((t) => t.ratchetSendKey())).then(
+        () => self.postMessage({ type: 'send-keys-ratcheted', senders: senders.length }),
+        (error) => log(`ratchet: ${error.message}`, 'error'));
+      break;
+    }
     default:
       log(`worker: unknown message type "${message?.type}"`, 'error');
   }
