@@ -17,8 +17,9 @@ public struct FrameCryptorConfiguration: Sendable {
     public var ivRule: IVRule = .sdk
 
     public enum IVRule: String, Sendable, CaseIterable {
-        /// As the LiveKit JS and native senders: `BE32(ssrc) || BE32(rtpTimestamp) ||
-        /// BE32(rtpTimestamp - sendCount mod 0xFFFF)`, sendCount per SSRC from a random start.
+        /// As the SDKs' senders: `BE32(ssrc) || BE32(rtpTimestamp) || BE32(rtpTimestamp -
+        /// sendCount mod 0xFFFF)` (LiveKit) or `... || BE32(sendCount mod 0xFFFF)` (Jitsi), the
+        /// count per SSRC from a random start.
         case sdk
         /// 12 random bytes per frame (as LiveKit's Go SDK): no structure to rely on.
         case random
@@ -42,14 +43,11 @@ public final class FrameCryptor: @unchecked Sendable {
     public let configuration: FrameCryptorConfiguration
     public private(set) var keys: FrameKeyRing
     private var sendCounts: [UInt32: UInt32] = [:]
-    /// Known blank frames (SHA-256) that server-injected frames may carry.
-    private let blankFrameDigests: Set<[UInt8]>
 
     public init(configuration: FrameCryptorConfiguration) throws {
         self.configuration = configuration
         keys = try FrameKeyRing(size: configuration.keyRingSize,
                                 derivation: FrameKeyDerivation(profile: configuration.profile, ratchetSalt: configuration.ratchetSalt))
-        blankFrameDigests = Set(ServerInjectedFrames.blankFrameDigests)
     }
 
     public func setKey(_ material: FrameKeyMaterial, index: Int) throws { try keys.setKey(material, index: index) }
@@ -75,7 +73,7 @@ public final class FrameCryptor: @unchecked Sendable {
         guard frame.count > 0 else { return nil }
         let index = keys.currentIndex
         guard let slot = keys.slots[index] else { throw FrameCryptorError.noKey(keyIndex: index) }
-        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
         var iv: (UInt64, UInt32) = (0, 0)
         try withUnsafeMutableBytes(of: &iv) { try nextIV(ssrc: ssrc, rtpTimestamp: rtpTimestamp, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<12])) }
         let payloadCount = frame.count - layout.clearCount
@@ -130,11 +128,14 @@ public final class FrameCryptor: @unchecked Sendable {
         case .random:
             try SecureRandom.fill(iv)
         case .sdk:
+            // The count per SSRC starts at a random value, as client-sdk-js and lib-jitsi-meet do.
             let sendCount = try sendCounts[ssrc] ?? (SecureRandom.uint32() % 0xFFFF)
             sendCounts[ssrc] = sendCount &+ 1
             iv.storeBytes(of: ssrc.bigEndian, toByteOffset: 0, as: UInt32.self)
             iv.storeBytes(of: rtpTimestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
-            iv.storeBytes(of: (rtpTimestamp &- sendCount % 0xFFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+            // LiveKit: the timestamp minus the count; Jitsi: the count alone.
+            let third = configuration.profile == .livekit ? rtpTimestamp &- sendCount % 0xFFFF : sendCount % 0xFFFF
+            iv.storeBytes(of: third.bigEndian, toByteOffset: 8, as: UInt32.self)
         }
     }
 
@@ -151,7 +152,8 @@ public final class FrameCryptor: @unchecked Sendable {
             case serverInjected
         }
         let clearCount: Int
-        let keyIndex: Int
+        /// The key slot the trailer names (-1 for a server-injected frame).
+        public let keyIndex: Int
         let source: Source
         public let outputCount: Int
         /// A server-injected blank frame (not encrypted, recognised as one of the known blanks).
@@ -165,12 +167,12 @@ public final class FrameCryptor: @unchecked Sendable {
         if let trailer = configuration.sifTrailer, !trailer.isEmpty, frame.count >= trailer.count,
            trailer.withUnsafeBytes({ constantTimeEqual($0, UnsafeRawBufferPointer(rebasing: frame[(frame.count - trailer.count)...])) }) {
             let blank = UnsafeRawBufferPointer(rebasing: frame[..<(frame.count - trailer.count)])
-            guard let digest = try? SHA256.hash(blank), blankFrameDigests.contains(digest) else {
+            guard ServerInjectedFrames.isKnownBlank(blank) else {
                 throw FrameCryptorError.serverInjected("a \(blank.count)-byte frame ends in the server-injected-frame trailer but is not one of the known blank frames: dropped")
             }
             return Decryption(clearCount: 0, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
         }
-        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
         var source = Decryption.Source.inPlace
         var sealedCount = frame.count - layout.clearCount
         if layout.escapes {
