@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
                                    "GStreamerBridge", "Handoff", "SFrame", "CGStreamerCheck",
-                                   "TransformModuleKit", "TemplateTransforms"],
+                                   "TransformModuleKit", "TemplateTransforms", "FrameCryptor", "OpenSSLCrypto"],
 ),
         // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
         // from the plugin's.

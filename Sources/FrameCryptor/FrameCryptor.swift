@@ -123,6 +123,33 @@ public final class FrameCryptor: @unchecked Sendable {
         output[sealedCount + ivCount + 1] = UInt8(keyIndex)
     }
 
+    /// H.264/H.265 key frames: GStreamer's depayloaders put the parameter sets of the caps in
+    /// front of the ones the sender's access unit carried, so the received clear bytes (the
+    /// additional data) can begin with NAL units the sender never authenticated. The sender's
+    /// clear bytes are then a tail of the received ones starting at a start code: each such
+    /// tail is tried (a few AES-GCM attempts, on key frames only; the frame still has to
+    /// authenticate, so nothing unauthenticated gets through).
+    private func openWithSenderParameterSets(_ sealed: UnsafeRawBufferPointer, iv: UnsafeRawBufferPointer, clear: UnsafeRawBufferPointer,
+                                             keySet: FrameKeySet, into plaintext: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var searchFrom = 1
+        while let unit = NALUnits.nextUnit(in: clear, from: searchFrom) {
+            searchFrom = unit
+            // The tail from this NAL unit's start code, written with 4 bytes as encoders do.
+            var tail: [UInt8] = [0, 0, 0, 1]
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: clear[unit...]))
+            let opened = try tail.withUnsafeBytes { aad in
+                do {
+                    try keySet.cipher.open(sealed, iv: iv, aad: aad, into: plaintext)
+                    return true
+                } catch CryptoError.authenticationFailed {
+                    return false
+                }
+            }
+            if opened { return true }
+        }
+        return false
+    }
+
     private func nextIV(ssrc: UInt32, rtpTimestamp: UInt32, into iv: UnsafeMutableRawBufferPointer) throws {
         switch configuration.ivRule {
         case .random:
@@ -152,6 +179,8 @@ public final class FrameCryptor: @unchecked Sendable {
             case serverInjected
         }
         let clearCount: Int
+        /// H.264/H.265 (escaped after the clear bytes).
+        let escapes: Bool
         /// The key slot the trailer names (-1 for a server-injected frame).
         public let keyIndex: Int
         let source: Source
@@ -170,14 +199,20 @@ public final class FrameCryptor: @unchecked Sendable {
             guard ServerInjectedFrames.isKnownBlank(blank) else {
                 throw FrameCryptorError.serverInjected("a \(blank.count)-byte frame ends in the server-injected-frame trailer but is not one of the known blank frames: dropped")
             }
-            return Decryption(clearCount: 0, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
+            return Decryption(clearCount: 0, escapes: false, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
         }
         let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
         var source = Decryption.Source.inPlace
         var sealedCount = frame.count - layout.clearCount
         if layout.escapes {
-            guard let unescaped = RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: frame[layout.clearCount...])) else {
+            guard var unescaped = RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: frame[layout.clearCount...])) else {
                 throw FrameCryptorError.escaping("a start code (00 00 00/01/02) after the clear bytes of a \(codec.rawValue) frame: not escaped as framecryptor escapes")
+            }
+            // GStreamer's rtph264pay / rtph265pay strip trailing zero bytes of NAL units: a
+            // trailer `12, 0` (key index 0) arrives as a final 12. Put the zero back (a frame
+            // really naming key index 12 ends `12, 12`, and its slot holds a key).
+            if unescaped.last == UInt8(Self.ivCount), unescaped.count < 2 || unescaped[unescaped.count - 2] != UInt8(Self.ivCount) || !keys.hasKey(12) {
+                unescaped.append(0)
             }
             if unescaped.count != sealedCount { source = .unescaped(unescaped) }
             sealedCount = unescaped.count
@@ -196,7 +231,7 @@ public final class FrameCryptor: @unchecked Sendable {
         }
         guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
         guard !slot.invalidated else { throw FrameCryptorError.keyInvalidated(keyIndex: index) }
-        return Decryption(clearCount: layout.clearCount, keyIndex: index, source: source,
+        return Decryption(clearCount: layout.clearCount, escapes: layout.escapes, keyIndex: index, source: source,
                           outputCount: layout.clearCount + sealedCount - Self.overhead)
     }
 
@@ -239,6 +274,10 @@ public final class FrameCryptor: @unchecked Sendable {
         }
         guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
         if try attempt(slot.keySet) {
+            keys.succeeded(index: index, step: 0)
+            return 0
+        }
+        if decryption.escapes, try openWithSenderParameterSets(sealed, iv: iv, clear: clear, keySet: slot.keySet, into: plaintext) {
             keys.succeeded(index: index, step: 0)
             return 0
         }
