@@ -42,7 +42,8 @@ let package = Package(
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
         // Serves the E2EE call page and runs the GStreamer peer it calls (README "Browser interop").
         .executable(name: "browser-call", targets: ["BrowserCallServer"]),
-        // SFrame throughput (benchmarks/bench.py --only sframe); not part of the plugin or the tests.
+        // SFrame and framecryptor throughput (benchmarks/bench.py --only sframe, benchmarks/run-crypto.sh);
+        // not part of the plugin or the tests.
         .executable(name: "sframe-benchmark", targets: ["SFrameBenchmark"]),
     ],
     dependencies: [
@@ -112,7 +113,7 @@ let package = Package(
         // same sources in process (InsertableStreams.registerModule) that libhats-module.so is built from.
         .target(name: "TemplateTransforms", dependencies: ["TransformModuleKit"],
                 path: "templates/transform-module/Sources/TemplateTransforms"),
-        .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
+        .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame", "FrameCryptor"]),
         // The transform core and the hand-off queue alone: fast, no GStreamer.
         .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
