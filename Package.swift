@@ -70,7 +70,7 @@ let package = Package(
         // The one hand-off queue (and its lock): no GStreamer.
         .target(name: "Handoff"),
         .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"]),
-        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"]),
+        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore", "FrameCryptor"]),
         // Debian's libcrypto (OpenSSL 3): headers and library from pkg-config.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // AES-GCM, AES-CTR, HMAC, HKDF, PBKDF2, SHA-256, random bytes on libcrypto: contexts per key.
