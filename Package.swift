@@ -43,7 +43,8 @@ let package = Package(
         .executable(name: "webrtc-loopback", targets: ["WebRTCLoopbackExample"]),
         // Serves the E2EE call page and runs the GStreamer peer it calls (README "Browser interop").
         .executable(name: "browser-call", targets: ["BrowserCallServer"]),
-        // SFrame throughput (benchmarks/bench.py --only sframe); not part of the plugin or the tests.
+        // SFrame and framecryptor throughput (benchmarks/bench.py --only sframe, benchmarks/run-crypto.sh);
+        // not part of the plugin or the tests.
         .executable(name: "sframe-benchmark", targets: ["SFrameBenchmark"]),
     ],
     dependencies: [
@@ -70,7 +71,7 @@ let package = Package(
         // The one hand-off queue (and its lock): no GStreamer.
         .target(name: "Handoff"),
         .target(name: "MediaStreams", dependencies: ["CGStreamer", "GStreamerBridge", "TransformCore", "Handoff"]),
-        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore"]),
+        .target(name: "EncodedStreams", dependencies: ["CGStreamer", "GStreamerBridge", "MediaStreams", "TransformCore", "FrameCryptor"]),
         // Debian's libcrypto (OpenSSL 3): headers and library from pkg-config.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // AES-GCM, AES-CTR, HMAC, HKDF, PBKDF2, SHA-256, random bytes on libcrypto: contexts per key.
@@ -113,13 +114,13 @@ let package = Package(
         // same sources in process (InsertableStreams.registerModule) that libhats-module.so is built from.
         .target(name: "TemplateTransforms", dependencies: ["TransformModuleKit"],
                 path: "templates/transform-module/Sources/TemplateTransforms"),
-        .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame"]),
+        .executableTarget(name: "SFrameBenchmark", dependencies: ["SFrame", "FrameCryptor"]),
         // The transform core and the hand-off queue alone: fast, no GStreamer.
         .testTarget(name: "CoreTests", dependencies: ["TransformCore", "Handoff"]),
         .testTarget(name: "InsertableStreamsTests",
                     dependencies: ["InsertableStreams", "BuiltinTransforms", "EncodedStreams", "CGStreamer",
                                    "GStreamerBridge", "Handoff", "SFrame", "CGStreamerCheck",
-                                   "TransformModuleKit", "TemplateTransforms"],
+                                   "TransformModuleKit", "TemplateTransforms", "FrameCryptor", "OpenSSLCrypto"],
 ),
         // The examples (webrtcbin loopback, browser call with FlyingFox) and their tests, apart
         // from the plugin's.

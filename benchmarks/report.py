@@ -8,7 +8,8 @@ the "run" that measured it and that run's "failures" and "hangs"), plus, at the 
 "numpy effect: app transform vs appsink/appsrc bridge" from benchmarks/numpy-bridge.json when that
 file exists (written by benchmarks/run-numpy-bridge.sh, a separate run), then the section "Module
 transforms vs built in" from benchmarks/module-overhead.json when that file exists (written by
-benchmarks/run-module-overhead.sh; rendered by benchmarks/module_overhead_report.py). Needs no GStreamer.
+benchmarks/run-module-overhead.sh; rendered by benchmarks/module_overhead_report.py), then "AES-128-GCM
+through sframe and framecryptor" from benchmarks/crypto.json (benchmarks/run-crypto.sh). Needs no GStreamer.
 """
 import argparse
 import json
@@ -16,6 +17,7 @@ import os
 import sys
 
 from module_overhead_report import module_overhead_markdown
+from crypto import markdown as crypto_markdown
 
 SECTIONS = ("raw", "encoded", "sframe")
 NUMPY_BRIDGE_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "numpy-bridge.json")
@@ -82,6 +84,10 @@ def render(results):
     if numpy_bridge:
         numpy_bridge_markdown(add, numpy_bridge)
     module_overhead_markdown(add)  # nothing without benchmarks/module-overhead.json
+    crypto_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crypto.json")
+    if os.path.exists(crypto_path):  # benchmarks/run-crypto.sh
+        with open(crypto_path) as f:
+            add(crypto_markdown(json.load(f)))
     return "\n".join(lines)
 
 

@@ -1,3 +1,5 @@
+import FrameCryptor
+
 /// Which bytes of an encoded frame a byte-rewriting transform (negate, encryption) leaves as
 /// the encoder wrote them, so that the rewritten frame still travels through RTP payloaders and
 /// depayloaders that parse what they carry. Both ends must use the same policy.
@@ -119,53 +121,19 @@ public enum H26xEscaping {
 
     /// Size of `escape(body)` without writing it.
     public static func escapedCount(_ body: UnsafeRawBufferPointer) -> Int {
-        var zeros = 0
-        var extra = 0
-        for byte in body {
-            if zeros >= 2 && byte <= 3 {
-                extra += 1
-                zeros = 0
-            }
-            zeros = byte == 0 ? zeros + 1 : 0
-        }
-        return body.count + extra + 1
+        RBSPEscaping.escapedCount(body) + 1
     }
 
     /// Writes the escaped body and the trailer into `output` (exactly `escapedCount(body)` bytes).
     public static func escape(_ body: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
-        var zeros = 0
-        var position = 0
-        for byte in body {
-            if zeros >= 2 && byte <= 3 {
-                output[position] = 3
-                position += 1
-                zeros = 0
-            }
-            output[position] = byte
-            position += 1
-            zeros = byte == 0 ? zeros + 1 : 0
-        }
-        output[position] = trailer
+        RBSPEscaping.escape(body, into: UnsafeMutableRawBufferPointer(rebasing: output[..<(output.count - 1)]))
+        output[output.count - 1] = trailer
     }
 
     /// The body of an escaped body (trailer removed), or nil when it is malformed: no trailer,
     /// or an 0x03 escape missing where one is required.
     public static func unescape(_ escaped: UnsafeRawBufferPointer) -> [UInt8]? {
         guard let last = escaped.last, last == trailer else { return nil }
-        var output: [UInt8] = []
-        output.reserveCapacity(escaped.count)
-        var zeros = 0
-        for byte in escaped.dropLast() {
-            if zeros >= 2 {
-                if byte == 3 {
-                    zeros = 0
-                    continue
-                }
-                if byte < 3 { return nil }
-            }
-            output.append(byte)
-            zeros = byte == 0 ? zeros + 1 : 0
-        }
-        return output
+        return RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: escaped.dropLast()))
     }
 }

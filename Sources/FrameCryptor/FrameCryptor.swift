@@ -17,8 +17,9 @@ public struct FrameCryptorConfiguration: Sendable {
     public var ivRule: IVRule = .sdk
 
     public enum IVRule: String, Sendable, CaseIterable {
-        /// As the LiveKit JS and native senders: `BE32(ssrc) || BE32(rtpTimestamp) ||
-        /// BE32(rtpTimestamp - sendCount mod 0xFFFF)`, sendCount per SSRC from a random start.
+        /// As the SDKs' senders: `BE32(ssrc) || BE32(rtpTimestamp) || BE32(rtpTimestamp -
+        /// sendCount mod 0xFFFF)` (LiveKit) or `... || BE32(sendCount mod 0xFFFF)` (Jitsi), the
+        /// count per SSRC from a random start.
         case sdk
         /// 12 random bytes per frame (as LiveKit's Go SDK): no structure to rely on.
         case random
@@ -42,14 +43,11 @@ public final class FrameCryptor: @unchecked Sendable {
     public let configuration: FrameCryptorConfiguration
     public private(set) var keys: FrameKeyRing
     private var sendCounts: [UInt32: UInt32] = [:]
-    /// Known blank frames (SHA-256) that server-injected frames may carry.
-    private let blankFrameDigests: Set<[UInt8]>
 
     public init(configuration: FrameCryptorConfiguration) throws {
         self.configuration = configuration
         keys = try FrameKeyRing(size: configuration.keyRingSize,
                                 derivation: FrameKeyDerivation(profile: configuration.profile, ratchetSalt: configuration.ratchetSalt))
-        blankFrameDigests = Set(ServerInjectedFrames.blankFrameDigests)
     }
 
     public func setKey(_ material: FrameKeyMaterial, index: Int) throws { try keys.setKey(material, index: index) }
@@ -75,7 +73,7 @@ public final class FrameCryptor: @unchecked Sendable {
         guard frame.count > 0 else { return nil }
         let index = keys.currentIndex
         guard let slot = keys.slots[index] else { throw FrameCryptorError.noKey(keyIndex: index) }
-        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
         var iv: (UInt64, UInt32) = (0, 0)
         try withUnsafeMutableBytes(of: &iv) { try nextIV(ssrc: ssrc, rtpTimestamp: rtpTimestamp, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<12])) }
         let payloadCount = frame.count - layout.clearCount
@@ -125,16 +123,46 @@ public final class FrameCryptor: @unchecked Sendable {
         output[sealedCount + ivCount + 1] = UInt8(keyIndex)
     }
 
+    /// H.264/H.265 key frames: GStreamer's depayloaders put the parameter sets of the caps in
+    /// front of the ones the sender's access unit carried, so the received clear bytes (the
+    /// additional data) can begin with NAL units the sender never authenticated. The sender's
+    /// clear bytes are then a tail of the received ones starting at a start code: each such
+    /// tail is tried (a few AES-GCM attempts, on key frames only; the frame still has to
+    /// authenticate, so nothing unauthenticated gets through).
+    private func openWithSenderParameterSets(_ sealed: UnsafeRawBufferPointer, iv: UnsafeRawBufferPointer, clear: UnsafeRawBufferPointer,
+                                             keySet: FrameKeySet, into plaintext: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var searchFrom = 1
+        while let unit = NALUnits.nextUnit(in: clear, from: searchFrom) {
+            searchFrom = unit
+            // The tail from this NAL unit's start code, written with 4 bytes as encoders do.
+            var tail: [UInt8] = [0, 0, 0, 1]
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: clear[unit...]))
+            let opened = try tail.withUnsafeBytes { aad in
+                do {
+                    try keySet.cipher.open(sealed, iv: iv, aad: aad, into: plaintext)
+                    return true
+                } catch CryptoError.authenticationFailed {
+                    return false
+                }
+            }
+            if opened { return true }
+        }
+        return false
+    }
+
     private func nextIV(ssrc: UInt32, rtpTimestamp: UInt32, into iv: UnsafeMutableRawBufferPointer) throws {
         switch configuration.ivRule {
         case .random:
             try SecureRandom.fill(iv)
         case .sdk:
+            // The count per SSRC starts at a random value, as client-sdk-js and lib-jitsi-meet do.
             let sendCount = try sendCounts[ssrc] ?? (SecureRandom.uint32() % 0xFFFF)
             sendCounts[ssrc] = sendCount &+ 1
             iv.storeBytes(of: ssrc.bigEndian, toByteOffset: 0, as: UInt32.self)
             iv.storeBytes(of: rtpTimestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
-            iv.storeBytes(of: (rtpTimestamp &- sendCount % 0xFFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+            // LiveKit: the timestamp minus the count; Jitsi: the count alone.
+            let third = configuration.profile == .livekit ? rtpTimestamp &- sendCount % 0xFFFF : sendCount % 0xFFFF
+            iv.storeBytes(of: third.bigEndian, toByteOffset: 8, as: UInt32.self)
         }
     }
 
@@ -151,7 +179,10 @@ public final class FrameCryptor: @unchecked Sendable {
             case serverInjected
         }
         let clearCount: Int
-        let keyIndex: Int
+        /// H.264/H.265 (escaped after the clear bytes).
+        let escapes: Bool
+        /// The key slot the trailer names (-1 for a server-injected frame).
+        public let keyIndex: Int
         let source: Source
         public let outputCount: Int
         /// A server-injected blank frame (not encrypted, recognised as one of the known blanks).
@@ -165,17 +196,23 @@ public final class FrameCryptor: @unchecked Sendable {
         if let trailer = configuration.sifTrailer, !trailer.isEmpty, frame.count >= trailer.count,
            trailer.withUnsafeBytes({ constantTimeEqual($0, UnsafeRawBufferPointer(rebasing: frame[(frame.count - trailer.count)...])) }) {
             let blank = UnsafeRawBufferPointer(rebasing: frame[..<(frame.count - trailer.count)])
-            guard let digest = try? SHA256.hash(blank), blankFrameDigests.contains(digest) else {
+            guard ServerInjectedFrames.isKnownBlank(blank) else {
                 throw FrameCryptorError.serverInjected("a \(blank.count)-byte frame ends in the server-injected-frame trailer but is not one of the known blank frames: dropped")
             }
-            return Decryption(clearCount: 0, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
+            return Decryption(clearCount: 0, escapes: false, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
         }
-        let layout = try FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
         var source = Decryption.Source.inPlace
         var sealedCount = frame.count - layout.clearCount
         if layout.escapes {
-            guard let unescaped = RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: frame[layout.clearCount...])) else {
+            guard var unescaped = RBSPEscaping.unescape(UnsafeRawBufferPointer(rebasing: frame[layout.clearCount...])) else {
                 throw FrameCryptorError.escaping("a start code (00 00 00/01/02) after the clear bytes of a \(codec.rawValue) frame: not escaped as framecryptor escapes")
+            }
+            // GStreamer's rtph264pay / rtph265pay strip trailing zero bytes of NAL units: a
+            // trailer `12, 0` (key index 0) arrives as a final 12. Put the zero back (a frame
+            // really naming key index 12 ends `12, 12`, and its slot holds a key).
+            if unescaped.last == UInt8(Self.ivCount), unescaped.count < 2 || unescaped[unescaped.count - 2] != UInt8(Self.ivCount) || !keys.hasKey(12) {
+                unescaped.append(0)
             }
             if unescaped.count != sealedCount { source = .unescaped(unescaped) }
             sealedCount = unescaped.count
@@ -194,7 +231,7 @@ public final class FrameCryptor: @unchecked Sendable {
         }
         guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
         guard !slot.invalidated else { throw FrameCryptorError.keyInvalidated(keyIndex: index) }
-        return Decryption(clearCount: layout.clearCount, keyIndex: index, source: source,
+        return Decryption(clearCount: layout.clearCount, escapes: layout.escapes, keyIndex: index, source: source,
                           outputCount: layout.clearCount + sealedCount - Self.overhead)
     }
 
@@ -237,6 +274,10 @@ public final class FrameCryptor: @unchecked Sendable {
         }
         guard let slot = keys.slots[index] else { throw FrameCryptorError.missingKey(keyIndex: index) }
         if try attempt(slot.keySet) {
+            keys.succeeded(index: index, step: 0)
+            return 0
+        }
+        if decryption.escapes, try openWithSenderParameterSets(sealed, iv: iv, clear: clear, keySet: slot.keySet, into: plaintext) {
             keys.succeeded(index: index, step: 0)
             return 0
         }

@@ -31,7 +31,7 @@ public struct FrameKeyMaterial: Sendable, Equatable {
     }
 
     public let kind: Kind
-    let bytes: [UInt8]
+    package let bytes: [UInt8]
 
     public init(kind: Kind, bytes: [UInt8]) throws {
         guard !bytes.isEmpty else {
@@ -75,6 +75,12 @@ public struct FrameKeyDerivation: Sendable {
     /// The AES-GCM key of `material`.
     public func keySet(_ material: FrameKeyMaterial) throws -> FrameKeySet {
         FrameKeySet(material: material, cipher: try AESGCM(key: derive(material, count: keyCount, ratchet: false)))
+    }
+
+    /// The AES key bytes of `material` (tests compare them with published answers; nothing
+    /// else reads them).
+    package func keyBytes(_ material: FrameKeyMaterial) throws -> [UInt8] {
+        try derive(material, count: keyCount, ratchet: false)
     }
 
     /// The material one ratchet step on: the same KDF with a 32-byte output.

@@ -18,10 +18,11 @@ public struct FrameCryptorLayout: Sendable, Equatable {
     /// - LiveKit: audio 1 byte; VP8 10 (key frame) / 3 (delta); H.264/H.265 up to and including
     ///   the header byte of the first slice NAL unit plus one byte, the rest escaped; VP9 and AV1
     ///   nothing (as libwebrtc's FrameCryptorTransformer). An H.264/H.265 frame without a slice
-    ///   is refused (the SDKs disagree on it).
+    ///   (or with bytes before its first start code) gets 10/3 bytes and no escaping, as
+    ///   client-sdk-js does (libwebrtc would use 0; encoders always put a slice in a frame).
     /// - Jitsi: by frame type only: key 10, delta 3, audio 1.
     public static func of(_ frame: UnsafeRawBufferPointer, codec: FrameCryptorCodec, isKeyFrame: Bool,
-                          profile: FrameCryptorProfile) throws -> FrameCryptorLayout {
+                          profile: FrameCryptorProfile) -> FrameCryptorLayout {
         func prefix(_ count: Int) -> FrameCryptorLayout { FrameCryptorLayout(clearCount: min(count, frame.count), escapes: false) }
         if profile == .jitsi {
             return prefix(codec == .audio ? 1 : isKeyFrame ? 10 : 3)
@@ -31,9 +32,7 @@ public struct FrameCryptorLayout: Sendable, Equatable {
         case .vp8: return prefix(isKeyFrame ? 10 : 3)
         case .vp9, .av1: return prefix(0)
         case .h264, .h265:
-            guard let header = NALUnits.firstSliceHeader(in: frame, codec: codec) else {
-                throw FrameCryptorError.syntax("a \(codec.rawValue) frame without a slice NAL unit (nothing to encrypt after it)")
-            }
+            guard let header = NALUnits.firstSliceHeader(in: frame, codec: codec) else { return prefix(isKeyFrame ? 10 : 3) }
             return FrameCryptorLayout(clearCount: min(header + 2, frame.count), escapes: true)
         }
     }
@@ -44,6 +43,8 @@ enum NALUnits {
     /// The offset of the header byte of the first slice NAL unit: H.264 types 1 and 5, H.265
     /// VCL types 0-9 and 16-21.
     static func firstSliceHeader(in frame: UnsafeRawBufferPointer, codec: FrameCryptorCodec) -> Int? {
+        // client-sdk-js gives up on frames that do not start with a start code.
+        guard let first = nextUnit(in: frame, from: 0), first <= 4, frame[0] == 0, frame[1] == 0 else { return nil }
         var index = 0
         while let header = nextUnit(in: frame, from: index) {
             let byte = frame[header]

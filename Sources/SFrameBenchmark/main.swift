@@ -11,6 +11,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FrameCryptor
 import SFrame
 
 struct Options {
@@ -19,7 +20,7 @@ struct Options {
     var sizes = [1024, 10240, 102400]
     var suites: [CipherSuite] = [.aes128GcmSha256_128, .aes128CtrHmacSha256_80]
     var ops = ["encrypt", "decrypt"]
-    static let allOps = ["encrypt", "decrypt", "seal", "open", "protect-into"]
+    static let allOps = ["encrypt", "decrypt", "seal", "open", "protect-into", "fc-encrypt", "fc-decrypt"]
     var metadataBytes = 10
 }
 
@@ -47,6 +48,8 @@ func usage() -> Never {
         without the SFrame layer around it.
       protect-into: the same frames as protect, written into a caller's buffer
         (SFrameSender.protect(into:)): what the sframe transform does, into the frame's new memory.
+      fc-encrypt, fc-decrypt: framecryptor (LiveKit format, Opus layout: 1 clear byte) into a
+        caller's buffer, as the transform writes into the frame's new memory; the suite is ignored.
       Prints one JSON object per (suite, op, size) on stdout.
 
     """
@@ -182,9 +185,36 @@ func run(_ options: Options) throws {
             guard intoOutput == (try reference.protect(plaintext, metadata: metadata)) else {
                 fatalError("\(suite): protect-into differs from SFrameSender.protect")
             }
+            // framecryptor: a raw key (HKDF), key index 0, Opus frames (1 clear byte).
+            let cryptor = try FrameCryptor(configuration: FrameCryptorConfiguration())
+            try cryptor.setKey(FrameKeyMaterial(kind: .raw, bytes: baseKey), index: 0)
+            var fcOutput = [UInt8](repeating: 0, count: size + FrameCryptor.overhead)
+            var fcTimestamp: UInt32 = 0
+            func fcEncrypt() throws -> Int {
+                fcTimestamp &+= 960
+                try plaintext.withUnsafeBytes { frame in
+                    guard let plan = try cryptor.prepareEncryption(frame, codec: .audio, isKeyFrame: false, ssrc: 1, rtpTimestamp: fcTimestamp) else { return }
+                    try fcOutput.withUnsafeMutableBytes { try cryptor.write(plan, frame: frame, into: $0) }
+                }
+                return fcOutput.count
+            }
+            _ = try fcEncrypt()
+            let fcFrame = fcOutput
+            var fcOpened = [UInt8](repeating: 0, count: size)
+            func fcDecrypt() throws -> Int {
+                try fcFrame.withUnsafeBytes { frame in
+                    guard let plan = try cryptor.prepareDecryption(frame, codec: .audio, isKeyFrame: false) else { return }
+                    try fcOpened.withUnsafeMutableBytes { _ = try cryptor.write(plan, frame: frame, into: $0) }
+                }
+                return fcOpened.count
+            }
+            _ = try fcDecrypt()
+            guard fcOpened == plaintext else { fatalError("framecryptor: round trip changed the plaintext") }
             for op in options.ops {
                 let body: () throws -> Int
                 switch op {
+                case "fc-encrypt": body = fcEncrypt
+                case "fc-decrypt": body = fcDecrypt
                 case "encrypt": body = { try sender.protect(plaintext, metadata: metadata).count }
                 case "decrypt": body = { try receiver.unprotect(frame, metadata: metadata).plaintext.count }
                 case "seal": body = { try SFrameAEAD.seal(plaintext, material: material, nonce: nonce, aad: metadata).count }
@@ -198,7 +228,7 @@ func run(_ options: Options) throws {
                     ("bench", "\"sframe\""), ("op", "\"\(op)\""), ("suite", "\"\(suite)\""),
                     ("suite_id", "\"0x" + String(suite.rawValue, radix: 16).leftPadded(to: 4) + "\""),
                     ("size", "\(size)"), ("metadata_bytes", "\(options.metadataBytes)"),
-                    ("overhead_bytes", "\(frame.count - size)"), ("frames", "\(frames)"),
+                    ("overhead_bytes", "\(op.hasPrefix("fc") ? FrameCryptor.overhead : frame.count - size)"), ("frames", "\(frames)"),
                     ("wall_s", "\(wall)"), ("cpu_s", "\(cpu)"),
                     ("mb_per_s", "\(bytes / wall / 1e6)"), ("mb_per_s_cpu", "\(bytes / cpu / 1e6)"),
                     ("us_per_frame", "\(wall / Double(frames) * 1e6)"), ("checksum", "\(checksum)"),

@@ -76,7 +76,7 @@ final class PluginTests: XCTestCase {
         }
         let script = try run("/usr/bin/gst-inspect-1.0", ["rtpscripttransform"])
         for expected in ["Filter/Network/RTP", "video/x-vp8", "alignment: au", "audio/x-opus", "audio/G722",
-                         "Known (parameters): app (name); identity; negate (clear); sframe (suite, clear, wait-for-key-frame, replay-window)", "keys=\"<id>:<hex>,...\"", "Boxed pointer of type \"GstStructure\"", "(2): receive",
+                         "Known (parameters): app (name); framecryptor (profile, ratchet-salt, ratchet-window-size, failure-tolerance, key-ring-size, sif-trailer, iv, wait-for-key-frame); identity; negate (clear); sframe (suite, clear, wait-for-key-frame, replay-window)", "keys=\"<id>:<hex>,...\"", "Boxed pointer of type \"GstStructure\"", "(2): receive",
                          "Range: 1 - 10000 Default: 60", "rejected-frames", "key-frame-requests",
                          "\"message\" :  void user_function (GstElement* object,", "\"post-message\" :  void user_function (GstElement* object,",
                          "\"generate-key-frame\" :  gboolean user_function (GstElement* object,", "\"send-key-frame-request\" :  gboolean user_function (GstElement* object);",

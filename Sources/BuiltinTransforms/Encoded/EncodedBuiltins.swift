@@ -25,5 +25,10 @@ public enum EncodedBuiltins {
                 TransformParameterInfo("replay-window", "receivers refuse a frame counter already accepted or older than the 64 before the newest: true (default) or false"),
             ]
         ) { parameters, context in try SFrameTransform(parameters: parameters, options: context.options) },
+        EncodedTransformDescriptor(
+            name: "framecryptor",
+            summary: "end-to-end encryption in LiveKit's and Jitsi's frame format (AES-GCM, IV and key index trailer), byte-compatible with their SDKs; keys in options (passphrase=, key=, key-index=) and post-message (set-key, ratchet-key, get-stats)",
+            parameters: FrameCryptorTransform.parameters
+        ) { parameters, context in try FrameCryptorTransform(parameters: parameters, options: context.options) },
     ]
 }

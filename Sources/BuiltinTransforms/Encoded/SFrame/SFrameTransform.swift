@@ -32,15 +32,12 @@ final class SFrameTransform: EncodedFrameTransformer {
     private var failures = EncryptionFailureLog(messageName: "sframe-error", keyField: "key-id")
     private var protectedCount: UInt64 = 0
     private var unprotectedCount: UInt64 = 0
-    private var keyFrameWaitDrops: UInt64 = 0
-    private var keyFrameRequests: UInt64 = 0
-    /// Receiver, video: a frame was refused since the last key frame that decrypted.
-    private var awaitingKeyFrame = false
-    private var lastKeyFrameRequest: ContinuousClock.Instant?
+    private var keyFrames: KeyFrameGate
 
     init(configuration: Configuration) {
         self.configuration = configuration
         receiver = SFrameReceiver(detectsReplays: configuration.detectsReplays)
+        keyFrames = KeyFrameGate(holdsDeltas: configuration.waitsForKeyFrame)
     }
 
     /// From `worker="sframe suite=... clear=..."` and the element's `options` (keys).
@@ -105,7 +102,7 @@ final class SFrameTransform: EncodedFrameTransformer {
         controller.postMessage(keyState())
         // A rotation that brings the key of frames we could not decrypt: ask for a key frame
         // now rather than waiting for the encoder's next one.
-        if side == .receive, awaitingKeyFrame { requestKeyFrame(controller: controller, force: true) }
+        if side == .receive { keyFrames.keyChanged(controller: controller) }
     }
 
     /// The sender's key (from now on), or one more key of the receiver.
@@ -140,8 +137,8 @@ final class SFrameTransform: EncodedFrameTransformer {
         } else {
             message["decrypted"] = .uint(UInt(unprotectedCount))
             for kind in ["authentication", "keyID", "syntax", "replay"] { message[kind] = .uint(UInt(failures.total(kind))) }
-            message["dropped-awaiting-key-frame"] = .uint(UInt(keyFrameWaitDrops))
-            message["key-frame-requests"] = .uint(UInt(keyFrameRequests))
+            message["dropped-awaiting-key-frame"] = .uint(UInt(keyFrames.heldBack))
+            message["key-frame-requests"] = .uint(UInt(keyFrames.requests))
         }
         return message
     }
@@ -254,22 +251,15 @@ final class SFrameTransform: EncodedFrameTransformer {
             }
         } catch let error as SFrameError {
             failures.record(kind: error.kind, reason: error.description, key: keyID, controller: controller)
-            if codec.kind == .video { awaitingKeyFrame = true }
+            keyFrames.refused(codec)
             frame.close()
             return
         }
         unprotectedCount += 1
         failures.reportDue(controller: controller)
-        if awaitingKeyFrame, let video = frame as? EncodedVideoFrame {
-            if video.type == .key {
-                awaitingKeyFrame = false
-            } else if configuration.waitsForKeyFrame {
-                // It decrypted, but the decoder lacks the picture it predicts from.
-                keyFrameWaitDrops += 1
-                requestKeyFrame(controller: controller, force: false)
-                frame.close()
-                return
-            }
+        guard keyFrames.admits(frame, controller: controller) else {
+            frame.close()
+            return
         }
         try controller.enqueue(frame)
     }
@@ -280,18 +270,5 @@ final class SFrameTransform: EncodedFrameTransformer {
                                                 _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard codec == .h264 || codec == .h265 else { return try body(clear) }
         return try FrameLayout.authenticatedClearBytes(clear, codec: codec).withUnsafeBytes(body)
-    }
-
-    /// `sendKeyFrameRequest()`, at most once a second unless `force`.
-    private func requestKeyFrame(controller: EncodedTransformController, force: Bool) {
-        let now = ContinuousClock.now
-        if !force, let last = lastKeyFrameRequest, now - last < .seconds(1) { return }
-        do {
-            try controller.sendKeyFrameRequest()
-            lastKeyFrameRequest = now
-            keyFrameRequests += 1
-        } catch {
-            // Audio or no upstream path for the request: nothing to ask.
-        }
     }
 }
