@@ -21,8 +21,9 @@ public enum PrivateNetwork {
     }
 
     /// A process, not yet started, that runs `executable arguments` in a new network namespace
-    /// set up as described above (`unshare --net`; `--map-root-user` too when not root). Its
-    /// environment is this process's plus `environmentVariable`.
+    /// set up as described above (`unshare --net`, `--map-root-user` too when not root), and a
+    /// new PID namespace. Its environment is this process's plus `environmentVariable`. Killing
+    /// it (SIGKILL) ends everything inside.
     public static func process(running executable: String, arguments: [String]) throws -> Process {
         guard let unshare = findTool("unshare") else {
             throw PrivateNetworkError("no unshare found (Debian's util-linux package): a call with Firefox needs a private network namespace")
@@ -44,7 +45,10 @@ public enum PrivateNetwork {
         ].joined(separator: "\n")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: unshare)
-        process.arguments = (getuid() == 0 ? ["--net"] : ["--map-root-user", "--net"])
+        // --pid --fork --kill-child: the program is the first process of a new PID namespace, so
+        // when it ends (or unshare is killed) the kernel ends everything it left in there, a
+        // browser included; no namespace outlives it.
+        process.arguments = (getuid() == 0 ? [] : ["--map-root-user"]) + ["--net", "--pid", "--fork", "--kill-child"]
             + ["--", "/bin/sh", "-c", setUp, executable] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment[environmentVariable] = address
