@@ -85,6 +85,12 @@ final class LiveKitInteropTests: BrowserCallTestCase {
         try await Task.sleep(for: .seconds(3))
         report = server.report
         XCTAssertEqual(Self.refusals(report).values.reduce(0, +), 0, "refusals after the page's ratchet: \(Self.refusals(report))" + diagnostics())
+        // Each GStreamer receiver adopted one ratchet step (framecryptor-ratchet, steps=1).
+        for kind in Self.kinds {
+            XCTAssertEqual(report.gstreamer["\(kind).receive.ratchetSteps"], 1, "GStreamer \(kind) receiver" + diagnostics())
+            XCTAssertEqual(report.gstreamer["\(kind).receive.ratchets-adopted"], 1, "GStreamer \(kind) receiver" + diagnostics())
+        }
+        XCTAssertEqual(report.gstreamer["video.receive.dropped-awaiting-key-frame"], 0, diagnostics())
         assertStillDecoding(since: afterPageRatchet, now: report)
         XCTAssertFalse(report.peer?.hasFailed ?? true, "GStreamer peer: \(report.peer?.errors ?? [])")
     }
