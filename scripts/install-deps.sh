@@ -14,8 +14,10 @@ packages=(
   libssl-dev
   # The Python examples of the app transform (numpy effect, SFrame in Python) and their tests.
   python3-numpy python3-cryptography
-  # The browser end of the interop tests (BrowserInteropTests) and of browser-call --headless-browser.
-  chromium
+  # The browser ends of the interop tests (BrowserInteropTests, FirefoxInteropTests,
+  # LiveKitInteropTests) and of browser-call --headless-browser; Firefox calls run in a private
+  # network namespace (unshare from util-linux, a veth pair made with iproute2's ip).
+  chromium firefox-esr util-linux iproute2
 )
 
 missing=()

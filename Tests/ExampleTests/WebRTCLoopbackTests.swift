@@ -90,6 +90,34 @@ final class WebRTCLoopbackTests: XCTestCase {
         XCTAssertThrowsError(try WebRTCLoopback(configuration))
     }
 
+    /// `frameCryptorTransform` quotes the passphrase twice (options structure, gst-launch), so
+    /// any text arrives intact; and a transform that cannot be built is reported without its
+    /// options (they hold keys and passphrases).
+    func testFrameCryptorTransformQuotesAnyPassphraseAndErrorsHideIt() throws {
+        _ = ExampleEnvironment.ready
+        let passphrase = #"a "quoted" \back\slash\, comma, semi;colon = equals 'single' ünïcödé"#
+        var error: UnsafeMutablePointer<GError>?
+        let element = try XCTUnwrap(gst_parse_launch(LoopbackConfiguration.frameCryptorTransform(passphrase: passphrase, keyIndex: 3), &error))
+        defer { gst_object_unref(element) }
+        XCTAssertNil(error.map { String(cString: $0.pointee.message) })
+        var value = GValue()
+        g_value_init(&value, swift_type_structure())
+        defer { g_value_unset(&value) }
+        g_object_get_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), "options", &value)
+        let options = try XCTUnwrap(gst_value_get_structure(&value))
+        XCTAssertEqual(gst_structure_get_string(options, "passphrase").map { String(cString: $0) }, passphrase)
+        var keyIndex: gint = -1
+        XCTAssertNotEqual(gst_structure_get_int(options, "key-index", &keyIndex), 0)
+        XCTAssertEqual(keyIndex, 3)
+
+        var configuration = LoopbackConfiguration()
+        configuration.sendVideoTransform = LoopbackConfiguration.frameCryptorTransform(passphrase: "SECRET-PASSPHRASE") + " ! no-such-element"
+        XCTAssertThrowsError(try WebRTCLoopback(configuration)) { error in
+            XCTAssertFalse("\(error)".contains("SECRET"), "\(error)")
+            XCTAssertTrue("\(error)".contains("options=<hidden>"), "\(error)")
+        }
+    }
+
     // MARK: SFrame end-to-end encryption
 
     /// SFrame on both peers: everything decodes, nothing is refused, and the receivers decrypted
