@@ -27,7 +27,7 @@ DECRYPT_OPS = {"sframe": "decrypt", "framecryptor": "fc-decrypt"}
 
 
 def openssl_mbs(size, seconds):
-    done = subprocess.run(["openssl", "speed", "-mr", "-elapsed", "-seconds", str(seconds), "-bytes", str(size),
+    done = subprocess.run(["openssl", "speed", "-mr", "-elapsed", "-seconds", str(max(1, round(seconds))), "-bytes", str(size),
                            "-evp", "aes-128-gcm"], capture_output=True, text=True, timeout=seconds + 60)
     for line in (done.stdout + done.stderr).splitlines():
         if line.startswith("+F:"):
