@@ -51,6 +51,7 @@ final class SecretNeedles: @unchecked Sendable {
         labels.append(label)
         add(label + " (text)", passphrase)
         add(label + " (hex)", Self.hex(Array(passphrase.utf8)))
+        add(label + " (decimal)", passphrase.utf8.map(String.init).joined(separator: ", "))
     }
 
     private func add(_ label: String, _ text: String) {

@@ -167,6 +167,7 @@ final class SecretsTests: XCTestCase {
                                  gst_message_new_element(nil, gst_structure_from_string("control, key=(string)\(control)", nil)))
 
         call.record(for: 20) { $0.hasPrefix("eos") || $0.hasPrefix("error") }
+        let callSeconds = Double(g_get_monotonic_time() - began) / 1e6
         XCTAssertTrue(call.sawEndOfStream, "\(call.errors)")
         for element in ["sframe-send", "sframe-receive", "livekit-send", "livekit-receive", "jitsi-send", "jitsi-receive"] {
             post(element, "get-stats")
@@ -222,6 +223,7 @@ final class SecretsTests: XCTestCase {
             busTexts += pipeline.messages
         }
 
+        let refusalSeconds = Double(g_get_monotonic_time() - began) / 1e6 - callSeconds
         // 4. The same mistakes through the Swift API: the errors' texts.
         for (worker, _, optionsText) in refusals {
             let options = try optionsText.map { try TransformMessage(parsing: $0) } ?? TransformMessage("options")
@@ -277,7 +279,8 @@ final class SecretsTests: XCTestCase {
         print("SecretsTests: \(counts.lines) log lines (\(counts.bytes) bytes, \(counts.byCategory.count) categories, "
               + "\(counts.byCategory[Self.rtpscripttransform] ?? 0) from rtpscripttransform, \(counts.namingKeys) naming a key field), "
               + "\(busTexts.count) bus messages, \(swiftTexts.count) Swift texts, \(secrets.needles.labels.count) secrets "
-              + "in \(secrets.needles.needles.count) forms, \(String(format: "%.1f", seconds)) s")
+              + "in \(secrets.needles.needles.count) forms, \(String(format: "%.1f", seconds)) s "
+              + "(call \(String(format: "%.1f", callSeconds)) s, \(refusals.count) refusals \(String(format: "%.1f", refusalSeconds)) s)")
         XCTAssertGreaterThan(counts.lines, 10_000, "the capture saw too little to mean anything")
         XCTAssertGreaterThanOrEqual(counts.byCategory[Self.rtpscripttransform] ?? 0, 6, "the elements' own category was not captured")
         XCTAssertGreaterThan(counts.namingKeys, 10)
@@ -364,6 +367,8 @@ final class SecretsTests: XCTestCase {
         guard PluginTests.pluginFolder != nil else { throw XCTSkip("libgstinsertablestreams.so is not built: run `swift build` first") }
         var secrets = Secrets()
         let key = secrets.key("key on the gst-launch command line")
+        // The registry first, without logging (a scan at *:9 writes 10^5 lines and takes seconds).
+        _ = try PluginTests.run("/usr/bin/gst-inspect-1.0", ["rtpscripttransform"])
         let logFile = NSTemporaryDirectory() + "secrets-gst-debug-\(getpid()).log"
         defer { try? FileManager.default.removeItem(atPath: logFile) }
         let arguments = ["-m", "audiotestsrc", "num-buffers=5", "!", "opusenc", "!", "rtpscripttransform", "side=send", "worker=sframe",
@@ -385,7 +390,7 @@ final class SecretsTests: XCTestCase {
             if !secrets.needles.find(in: String(line)).isEmpty { hitsByCategory[category, default: 0] += 1 }
         }
         print("SecretsTests: gst-launch GST_DEBUG=*:9: \(lines) lines, \(ours) from the plugin's categories; lines holding a key by category: \(hitsByCategory.sorted { $0.key < $1.key })")
-        XCTAssertGreaterThan(lines, 10_000)
+        XCTAssertGreaterThan(lines, 5_000)
         XCTAssertGreaterThanOrEqual(ours, 2, "the plugin's categories were not in the log")
         XCTAssertTrue(Set(hitsByCategory.keys).isDisjoint(with: Self.ourCategories), "\(hitsByCategory)")
     }
