@@ -320,14 +320,17 @@ final class SecretsTests: XCTestCase {
         let launchKey = secrets.key("key on a gst_parse_launch line")
         let argKey = secrets.key("key set with gst_util_set_object_arg")
         let malformedKey = secrets.key("key in a malformed structure string")
+        let postKey = secrets.key("key given by post-message")
         let capture = LogCapture(needles: secrets.needles)
         var busTexts: [String] = []
+        var dotFindings: [String] = []
         capture.start()
         do {
             defer { capture.stop() }
             let pipeline = try RecordedPipeline("""
-                audiotestsrc num-buffers=5 ! opusenc ! rtpscripttransform side=send worker=sframe options="sframe,key=(string)\(launchKey)" ! \
-                rtpscripttransform name=receiver side=receive ! fakesink
+                audiotestsrc is-live=true num-buffers=25 samplesperbuffer=960 ! opusenc ! \
+                rtpscripttransform side=send worker=sframe options="sframe,key=(string)\(launchKey)" ! \
+                rtpscripttransform name=receiver side=receive worker=sframe ! fakesink
                 """)
             gst_util_set_object_arg(UnsafeMutableRawPointer(pipeline.element("receiver")).assumingMemoryBound(to: GObject.self),
                                     "options", "sframe, key=(string)\(argKey)")
@@ -340,9 +343,24 @@ final class SecretsTests: XCTestCase {
                     XCTAssertTrue("\(error)".contains("is not a GstStructure"), "\(error)")
                 }
             }
-            pipeline.runToEnd()
+            pipeline.play()
+            pipeline.record(for: 0.2)
+            // A key given by post-message is kept by the transform only: no property shows it.
+            postStructure(pipeline.element("receiver"), gst_structure_from_string("add-key, key=(string)\(postKey), key-id=(guint64)2", nil))
+            if !pipeline.sawEndOfStream { pipeline.record(for: 10) { $0.hasPrefix("eos") || $0.hasPrefix("error") } }
             XCTAssertTrue(pipeline.sawEndOfStream, "\(pipeline.errors)")
             busTexts = pipeline.messages
+            XCTAssertTrue(busTexts.contains { $0.contains("| receiver | sframe-keys") }, "add-key did not arrive: \(busTexts)")
+            // Pipeline graphs (GST_DEBUG_DUMP_DOT_DIR, gst_debug_bin_to_dot_file) list the
+            // properties that differ from their defaults: `options` too, up to 80 characters.
+            let dot = UnsafeMutableRawPointer(pipeline.pipeline).withMemoryRebound(to: GstBin.self, capacity: 1) { bin in
+                gst_debug_bin_to_dot_data(bin, GST_DEBUG_GRAPH_SHOW_ALL).map { text in
+                    defer { g_free(text) }
+                    return String(cString: text)
+                } ?? ""
+            }
+            XCTAssertTrue(dot.contains("rtpscripttransform"), "no graph")
+            dotFindings = secrets.needles.find(in: dot)
         }
         let hits = capture.snapshot.hits
         var byOrigin: [String: Set<String>] = [:]
@@ -358,6 +376,9 @@ final class SecretsTests: XCTestCase {
         XCTAssertTrue(ours.isEmpty, "the plugin's categories print a key:\n\(ours.prefix(10).map(\.description).joined(separator: "\n"))")
         let busLeaks = busTexts.filter { !secrets.needles.find(in: $0).isEmpty }
         XCTAssertTrue(busLeaks.isEmpty, "\(busLeaks)")
+        XCTAssertFalse(hits.contains { $0.labels.contains { $0.hasPrefix("key given by post-message") } }, "\(hits)")
+        print("SecretsTests: a pipeline graph (gst_debug_bin_to_dot_data, SHOW_ALL) holds: \(dotFindings.isEmpty ? "no key" : dotFindings.joined(separator: ", "))")
+        XCTAssertFalse(dotFindings.contains { $0.hasPrefix("key given by post-message") }, "\(dotFindings)")
     }
 
     /// The same with the environment variable, as users run it: gst-launch-1.0 with the built
