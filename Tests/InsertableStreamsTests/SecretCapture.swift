@@ -95,6 +95,10 @@ final class LogCapture: @unchecked Sendable {
     let needles: SecretNeedles
     private let counts = Mutex(Counts())
     private var previousDefault = GST_LEVEL_NONE
+    private var previousActive: gboolean = 0
+    /// GStreamer's global minimum level before `start` (what `stop` restores).
+    private(set) var previousMinimum = GST_LEVEL_NONE
+    private var running = false
 
     init(needles: SecretNeedles) {
         self.needles = needles
@@ -104,6 +108,9 @@ final class LogCapture: @unchecked Sendable {
 
     /// Every category at MEMDUMP (GST_DEBUG=*:9), this function the only log function.
     func start() {
+        running = true
+        previousActive = gst_debug_is_active()
+        previousMinimum = swift_debug_min_level()
         previousDefault = gst_debug_get_default_threshold()
         gst_debug_set_active(1)
         gst_debug_remove_log_function(nil)  // the default one (stderr): 10^5 lines would drown the test's output
@@ -119,10 +126,16 @@ final class LogCapture: @unchecked Sendable {
 
     /// Back to what the other tests run with (and GStreamer's own log function).
     func stop() {
+        guard running else { return }
+        running = false
         gst_debug_set_default_threshold(previousDefault)
         gst_debug_set_threshold_from_string(getenv("GST_DEBUG").map { String(cString: $0) } ?? "", 1)
         _ = gst_debug_remove_log_function_by_data(Unmanaged.passUnretained(self).toOpaque())
         gst_debug_add_log_function(gst_debug_log_default, nil, nil)
+        // Last: thresholds only ever raise GStreamer's global minimum level, and with it every
+        // log statement of the process turns into a call; set_active puts it back (to none when
+        // logging was off, as it is for the test suite).
+        gst_debug_set_active(previousActive)
     }
 
     private func record(_ text: UnsafePointer<CChar>, category: String, level: GstDebugLevel) {

@@ -275,6 +275,8 @@ final class SecretsTests: XCTestCase {
         XCTAssertTrue(swiftTexts.contains { $0.contains("<redacted>") }, "no redacted description: \(swiftTexts.suffix(8))")
 
         // What was seen.
+        capture.stop()
+        XCTAssertEqual(swift_debug_min_level(), capture.previousMinimum, "GStreamer's logging was left on")
         let seconds = Double(g_get_monotonic_time() - began) / 1e6
         let counts = capture.snapshot
         print("SecretsTests: \(counts.lines) log lines (\(counts.bytes) bytes, \(counts.byCategory.count) categories, "
@@ -362,6 +364,7 @@ final class SecretsTests: XCTestCase {
             XCTAssertTrue(dot.contains("rtpscripttransform"), "no graph")
             dotFindings = secrets.needles.find(in: dot)
         }
+        XCTAssertEqual(swift_debug_min_level(), capture.previousMinimum, "GStreamer's logging was left on")
         let hits = capture.snapshot.hits
         var byOrigin: [String: Set<String>] = [:]
         for hit in hits {
