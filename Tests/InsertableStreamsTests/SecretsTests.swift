@@ -105,7 +105,7 @@ final class SecretsTests: XCTestCase {
         defer { capture.stop() }
 
         // 1. Frames flowing through sframe and framecryptor (LiveKit and Jitsi), both sides.
-        let opus = "audiotestsrc is-live=true num-buffers=50 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! opusenc ! tee name=t"
+        let opus = "audiotestsrc is-live=true num-buffers=30 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! opusenc ! tee name=t"
         func pair(_ name: String, worker: String) -> String {
             "t. ! queue ! \(Self.rtpscripttransform) name=\(name)-send side=send worker=\"\(worker)\" ! rtpopuspay ! rtpopusdepay ! "
                 + "\(Self.rtpscripttransform) name=\(name)-receive side=receive worker=\"\(worker)\" ! fakesink name=\(name)-out"
@@ -126,7 +126,7 @@ final class SecretsTests: XCTestCase {
         options("jitsi-send", "framecryptor, key=(string)\(jitsiKey), key-index=(int)5")
         options("jitsi-receive", "framecryptor, key=(buffer)\(jitsiKey), key-index=(int)5")
         call.play()
-        call.record(for: 0.3)
+        call.record(for: 0.2)
 
         // Valid run-time keys: each post-message that carries one.
         post("sframe-receive", "add-key, key=(buffer)\(sframeAdd), key-id=(guint64)3")
@@ -140,7 +140,7 @@ final class SecretsTests: XCTestCase {
         post("livekit-send", "set-key, key=(buffer)\(raw1), key-index=(int)2")
         post("livekit-send", "ratchet-key, key-index=(int)2")
         post("jitsi-send", "ratchet-key, key-index=(int)5")
-        call.record(for: 0.3)
+        call.record(for: 0.2)
 
         // Invalid ones, on both sides of both transforms.
         for element in ["sframe-send", "sframe-receive"] {
@@ -183,7 +183,7 @@ final class SecretsTests: XCTestCase {
         XCTAssertEqual(stats.count, 6, "\(call.messages.suffix(20))")
         for element in ["sframe-receive", "livekit-receive", "jitsi-receive"] {
             let decrypted = stats.first { $0.contains(" | \(element) | ") }.flatMap { Self.field("decrypted", in: $0) } ?? 0
-            XCTAssertGreaterThan(decrypted, 20, "\(element) decrypted too few frames: \(stats)")
+            XCTAssertGreaterThan(decrypted, 12, "\(element) decrypted too few frames: \(stats)")
         }
         XCTAssertTrue(call.messages.contains { $0.contains("sframe-keys") && $0.contains("key-id") }, "no sframe-keys message")
         XCTAssertTrue(call.messages.contains { $0.contains("framecryptor-keys") }, "no framecryptor-keys message")
@@ -218,7 +218,7 @@ final class SecretsTests: XCTestCase {
                               "sframe \(badHexKey)", "framecryptor passphrase=\(bothPassphrase)", "framecryptor ratchet-window-size=\(badHexKey)"]
         let refusals = refusedOptions.map { ($0.worker, $0.side, Optional($0.options)) } + refusedWorkers.map { ($0, "send", nil) }
         for (worker, side, optionsText) in refusals {
-            let pipeline = try RecordedPipeline("audiotestsrc num-buffers=3 ! opusenc ! \(Self.rtpscripttransform) name=x side=\(side) ! fakesink")
+            let pipeline = try RecordedPipeline("audiotestsrc num-buffers=1 ! opusenc ! \(Self.rtpscripttransform) name=x side=\(side) ! fakesink")
             setStringProperty(pipeline.element("x"), "worker", worker)
             if let optionsText { setStructureProperty(pipeline.element("x"), "options", gst_structure_from_string(optionsText, nil)!) }
             pipeline.runToEnd()
@@ -283,7 +283,8 @@ final class SecretsTests: XCTestCase {
               + "\(counts.byCategory[Self.rtpscripttransform] ?? 0) from rtpscripttransform, \(counts.namingKeys) naming a key field), "
               + "\(busTexts.count) bus messages, \(swiftTexts.count) Swift texts, \(secrets.needles.labels.count) secrets "
               + "in \(secrets.needles.needles.count) forms, \(String(format: "%.1f", seconds)) s "
-              + "(call \(String(format: "%.1f", callSeconds)) s, \(refusals.count) refusals \(String(format: "%.1f", refusalSeconds)) s)")
+              + "(call \(String(format: "%.1f", callSeconds)) s, \(refusals.count) refusals \(String(format: "%.1f", refusalSeconds)) s, "
+              + "scanning \(String(format: "%.1f", Double(counts.scanMicroseconds) / 1e6)) s)")
         XCTAssertGreaterThan(counts.lines, 10_000, "the capture saw too little to mean anything")
         XCTAssertGreaterThanOrEqual(counts.byCategory[Self.rtpscripttransform] ?? 0, 6, "the elements' own category was not captured")
         XCTAssertGreaterThan(counts.namingKeys, 10)
