@@ -21,8 +21,9 @@ public enum FrameCryptorProfile: String, Sendable, CaseIterable {
 }
 
 /// The secret a key slot starts from, as the SDKs import it: a shared passphrase (PBKDF2) or
-/// raw key material (HKDF). Never printed: it has no description on purpose.
-public struct FrameKeyMaterial: Sendable, Equatable {
+/// raw key material (HKDF). Its descriptions and mirror name the kind and size, never the
+/// bytes (a struct without them would print its bytes through reflection).
+public struct FrameKeyMaterial: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public enum Kind: String, Sendable {
         /// `KeyProvider.setKey(passphrase)`: PBKDF2-HMAC-SHA256, 100,000 iterations.
         case passphrase
@@ -44,13 +45,21 @@ public struct FrameKeyMaterial: Sendable, Equatable {
     public static func passphrase(_ text: String) throws -> FrameKeyMaterial {
         try FrameKeyMaterial(kind: .passphrase, bytes: Array(text.utf8))
     }
+
+    public var description: String { "FrameKeyMaterial(\(kind.rawValue), \(bytes.count) bytes <redacted>)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["kind": kind], displayStyle: .struct) }
 }
 
 /// The AES-GCM key of one key slot, derived from its material, and that material (the
 /// ratchet's input).
-public struct FrameKeySet: Sendable {
+public struct FrameKeySet: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let material: FrameKeyMaterial
     let cipher: AESGCM
+
+    public var description: String { "FrameKeySet(\(material))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["material": material], displayStyle: .struct) }
 }
 
 /// The key rules of a profile: material -> AES key, and material -> next material (ratchet).

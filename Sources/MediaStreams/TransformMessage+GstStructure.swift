@@ -1,4 +1,5 @@
 import CGStreamer
+import TransformCore
 
 /// The GstStructure side of `TransformMessage`: what the elements' `options` property,
 /// `post-message` action signal and `message` signal carry.
@@ -6,10 +7,31 @@ extension TransformMessage {
     /// Parses a GstStructure string such as `keys, key-id=(uint)3, key=(buffer)00112233`.
     public init(parsing text: String) throws {
         guard let structure = gst_structure_from_string(text, nil) else {
-            throw TransformMessageError("\"\(text)\" is not a GstStructure; write it as `name, key=value, ...`, e.g. `options, name=senderTransform`")
+            // The text is not repeated: it may hold a key (a malformed `key=` field).
+            throw TransformMessageError("\(Self.describeUnparsed(text)) is not a GstStructure; write it as `name, key=value, ...`, e.g. `options, name=senderTransform`")
         }
         defer { gst_structure_free(structure) }
         self.init(structure: structure)
+    }
+
+    /// A text that did not parse, described without its fields: its length, and its name
+    /// when it starts with one.
+    private static func describeUnparsed(_ text: String) -> String {
+        let name = String(text.prefix { $0 != "," && $0 != ";" }).trimmingCharacters(in: " \t\n")
+        let count = text.utf8.count
+        guard isPlainName(name), !SecretRedaction.isSecretName(name), !SecretRedaction.looksLikeKeyMaterial(name) else {
+            return "the \(count)-byte text"
+        }
+        return "the \(count)-byte text \"\(name), ...\""
+    }
+
+    private static func isPlainName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 64 else { return false }
+        return name.utf8.allSatisfy { byte in
+            let isDigit = byte >= 0x30 && byte <= 0x39
+            let isLetter = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            return isDigit || isLetter || "_-+/:.".utf8.contains(byte)
+        }
     }
 
     package init(structure: UnsafePointer<GstStructure>) {

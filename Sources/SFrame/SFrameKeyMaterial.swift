@@ -6,8 +6,9 @@ import OpenSSLCrypto
 /// `salt` likewise with "SFrame 1.0 Secret salt ", Nn bytes.
 ///
 /// It holds the libcrypto contexts of its key (set up once here), so frames only set their IV.
-/// Never print it: it has no description on purpose.
-public struct SFrameKeyMaterial: Sendable {
+/// Its descriptions and mirror name the suite and key id, never the key or salt (a struct
+/// without them would print both through reflection).
+public struct SFrameKeyMaterial: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let suite: CipherSuite
     public let keyID: UInt64
     let key: [UInt8]
@@ -45,6 +46,10 @@ public struct SFrameKeyMaterial: Sendable {
             throw SFrameError.invalidArgument("\(suite): the key was refused: \(error)")
         }
     }
+
+    public var description: String { "SFrameKeyMaterial(\(suite), key-id: \(keyID), key and salt <redacted>)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["suite": suite, "keyID": keyID], displayStyle: .struct) }
 
     /// The derived key bytes (tests compare them with the known answers).
     public var keyBytes: [UInt8] { key }

@@ -47,7 +47,7 @@ public struct TransformParameters: Sendable {
     public func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = values[name] else { return value }
         guard let parsed = Int(text), range.contains(parsed) else {
-            throw TransformSpecError("transform '\(transformName)': \(name)=\(text) is invalid; \(name) must be an integer from \(range.lowerBound) to \(range.upperBound) (default \(value))")
+            throw TransformSpecError("transform '\(transformName)': \(name)=\(SecretRedaction.shown(text, of: name)) is invalid; \(name) must be an integer from \(range.lowerBound) to \(range.upperBound) (default \(value))")
         }
         return parsed
     }
@@ -55,7 +55,7 @@ public struct TransformParameters: Sendable {
     public func number(_ name: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
         guard let text = values[name] else { return value }
         guard let parsed = Double(text), parsed.isFinite, range.contains(parsed) else {
-            throw TransformSpecError("transform '\(transformName)': \(name)=\(text) is invalid; \(name) must be a number from \(range.lowerBound) to \(range.upperBound) (default \(value))")
+            throw TransformSpecError("transform '\(transformName)': \(name)=\(SecretRedaction.shown(text, of: name)) is invalid; \(name) must be a number from \(range.lowerBound) to \(range.upperBound) (default \(value))")
         }
         return parsed
     }
@@ -63,7 +63,7 @@ public struct TransformParameters: Sendable {
     public func choice(_ name: String, default value: String, among choices: [String]) throws -> String {
         guard let text = values[name] else { return value }
         guard choices.contains(text) else {
-            throw TransformSpecError("transform '\(transformName)': \(name)=\(text) is invalid; \(name) must be one of \(choices.joined(separator: ", ")) (default \(value))")
+            throw TransformSpecError("transform '\(transformName)': \(name)=\(SecretRedaction.shown(text, of: name)) is invalid; \(name) must be one of \(choices.joined(separator: ", ")) (default \(value))")
         }
         return text
     }
@@ -171,7 +171,7 @@ public enum TransformCatalog<Frame: TransformableFrame> {
         let noun = Frame.transformNoun
         return try description.steps.map { step in
             guard let transform = descriptor(named: step.name) else {
-                throw TransformSpecError("unknown \(noun) '\(step.name)' in worker \"\(description.text)\"; known \(noun)s: \(listingWithProblems)")
+                throw TransformSpecError("unknown \(noun) '\(SecretRedaction.redactingWorker(step.name))' in worker \"\(SecretRedaction.redactingWorker(description.text))\"; known \(noun)s: \(listingWithProblems)")
             }
             let known = Set(transform.parameters.map(\.name))
             for key in step.values.keys.sorted() where !known.contains(key) {

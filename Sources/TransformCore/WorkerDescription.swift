@@ -29,15 +29,15 @@ public struct WorkerDescription: Equatable, Sendable {
         steps = try trimmed.split(separator: "!", omittingEmptySubsequences: false).enumerated().map { index, part in
             let tokens = try Self.tokenize(String(part))
             guard let name = tokens.first else {
-                throw TransformSpecError("worker \"\(description)\": step \(index + 1) is empty; write transforms separated by '!', e.g. \"sepia ! mirror\"")
+                throw TransformSpecError("worker \"\(SecretRedaction.redactingWorker(description))\": step \(index + 1) is empty; write transforms separated by '!', e.g. \"sepia ! mirror\"")
             }
             guard !name.contains("=") else {
-                throw TransformSpecError("worker \"\(description)\": step \(index + 1) starts with '\(name)'; a step is a transform name followed by key=value parameters")
+                throw TransformSpecError("worker \"\(SecretRedaction.redactingWorker(description))\": step \(index + 1) starts with '\(SecretRedaction.redactingWorker(name))'; a step is a transform name followed by key=value parameters")
             }
             var values: [String: String] = [:]
             for token in tokens.dropFirst() {
                 guard let equals = token.firstIndex(of: "="), equals != token.startIndex else {
-                    throw TransformSpecError("transform '\(name)': '\(token)' is not a key=value parameter")
+                    throw TransformSpecError("transform '\(name)': '\(SecretRedaction.redactingWorker(token))' is not a key=value parameter")
                 }
                 let key = String(token[..<equals])
                 guard values[key] == nil else { throw TransformSpecError("transform '\(name)': parameter '\(key)' is given twice") }
@@ -60,7 +60,7 @@ public struct WorkerDescription: Equatable, Sendable {
                 current.append(character)
             }
         }
-        guard !quoted else { throw TransformSpecError("unbalanced double quote in \"\(text)\"") }
+        guard !quoted else { throw TransformSpecError("unbalanced double quote in \"\(SecretRedaction.redactingWorker(text))\"") }
         if !current.isEmpty { tokens.append(current) }
         return tokens
     }

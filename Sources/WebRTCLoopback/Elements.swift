@@ -16,10 +16,19 @@ func makeElement(_ factory: String, name: String, _ properties: [(String, String
 
 /// The element (or ghost-padded bin, for several elements) a transform description stands for,
 /// named `name`. Returns a floating reference.
+///
+/// GStreamer's parser logs the descriptions it parses (`GST_PIPELINE:4`, `default:5`), and
+/// `options=` carry keys and passphrases: the parser gets a placeholder for each, and the options
+/// are set on the parsed elements afterwards (`gst_util_set_object_arg`, which does not log them).
 func makeTransform(_ description: String, name: String) throws -> UnsafeMutablePointer<GstElement> {
+    var options: [Substring] = []
+    let placeholders = description.replacing(#/options=("(?:\\.|[^"\\])*"?|\S*)/#) { match in
+        options.append(match.output.1)
+        return "options=\(pendingOptionsName)\(options.count - 1)"
+    }
     var error: UnsafeMutablePointer<GError>?
     let flags = GstParseFlags(rawValue: GST_PARSE_FLAG_FATAL_ERRORS.rawValue | GST_PARSE_FLAG_NO_SINGLE_ELEMENT_BINS.rawValue)
-    let element = gst_parse_bin_from_description_full(description, 1, nil, flags, &error)
+    let element = gst_parse_bin_from_description_full(placeholders, 1, nil, flags, &error)
     if let error {
         let text = String(cString: error.pointee.message)
         g_error_free(error)
@@ -27,8 +36,84 @@ func makeTransform(_ description: String, name: String) throws -> UnsafeMutableP
         throw LoopbackError("transform \"\(redactingOptions(description))\": \(text)")
     }
     guard let element else { throw LoopbackError("transform \"\(redactingOptions(description))\": nothing parsed") }
+    do {
+        try setPendingOptions(options, in: element)
+    } catch let problem as LoopbackError {
+        gst_object_unref(gst_object_ref_sink(element))
+        throw LoopbackError("transform \"\(redactingOptions(description))\": \(problem.description)")
+    }
     gst_object_set_name(asObject(element), name)
     return element
+}
+
+/// The structure name standing for the `options` of a transform description until it is parsed.
+private let pendingOptionsName = "pending-options-"
+
+/// Sets the options `makeTransform` kept from the parser on the elements that hold their
+/// placeholders (`element`, or the elements of the bin it is).
+private func setPendingOptions(_ options: [Substring], in element: UnsafeMutablePointer<GstElement>) throws {
+    guard !options.isEmpty else { return }
+    var elements = [element]
+    if g_type_is_a(swift_type_from_instance(element), gst_bin_get_type()) != 0 {
+        let iterator = gst_bin_iterate_recurse(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBin.self))
+        var item = GValue()
+        while gst_iterator_next(iterator, &item) == GST_ITERATOR_OK {
+            if let child = g_value_get_object(&item) { elements.append(child.assumingMemoryBound(to: GstElement.self)) }
+            g_value_reset(&item)
+        }
+        g_value_unset(&item)
+        gst_iterator_free(iterator)
+    }
+    var remaining = Set(options.indices)
+    for candidate in elements {
+        guard let index = pendingOptionsIndex(of: candidate), options.indices.contains(index) else { continue }
+        gst_util_set_object_arg(asGObject(candidate), "options", launchValue(options[index]))
+        guard pendingOptionsIndex(of: candidate) == nil else {
+            throw LoopbackError("options \(index + 1) of the description is not a GstStructure")
+        }
+        remaining.remove(index)
+    }
+    guard remaining.isEmpty else { throw LoopbackError("options given to an element that has no options property") }
+}
+
+/// The placeholder number in `element`'s `options`, nil when it holds none.
+private func pendingOptionsIndex(of element: UnsafeMutablePointer<GstElement>) -> Int? {
+    let object = asGObject(element)
+    let objectClass = UnsafeMutableRawPointer(object.pointee.g_type_instance.g_class).assumingMemoryBound(to: GObjectClass.self)
+    guard let property = g_object_class_find_property(objectClass, "options"),
+          property.pointee.value_type == swift_type_structure() else { return nil }
+    var value = GValue()
+    g_value_init(&value, swift_type_structure())
+    defer { g_value_unset(&value) }
+    g_object_get_property(object, "options", &value)
+    guard let structure = gst_value_get_structure(&value) else { return nil }
+    let structureName = String(cString: gst_structure_get_name(structure))
+    guard structureName.hasPrefix(pendingOptionsName) else { return nil }
+    return Int(structureName.dropFirst(pendingOptionsName.count))
+}
+
+/// A property value as gst-launch hands it to the element: without the double quotes around it,
+/// and unescaped (a backslash outside quotes escapes the next character; gst_parse_unescape).
+func launchValue(_ text: Substring) -> String {
+    let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    var bytes = Array(text.utf8)
+    if bytes.count >= 2, bytes.first == quote, bytes.last == quote { bytes = Array(bytes[1..<(bytes.count - 1)]) }
+    var unescaped: [UInt8] = []
+    var inQuotes = false
+    var index = 0
+    while index < bytes.count {
+        var byte = bytes[index]
+        if byte == backslash && !inQuotes {
+            index += 1
+            guard index < bytes.count else { break }
+            byte = bytes[index]
+        } else if byte == quote && (!inQuotes || bytes[index - 1] != backslash) {
+            inQuotes.toggle()
+        }
+        unescaped.append(byte)
+        index += 1
+    }
+    return String(decoding: unescaped, as: UTF8.self)
 }
 
 /// `description` with the value of every `options=` property replaced by `<hidden>`: options

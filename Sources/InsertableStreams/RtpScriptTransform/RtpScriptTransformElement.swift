@@ -193,7 +193,7 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, TransformMe
             transformers = try EncodedTransformRegistry.makeTransformers(
                 description.isEmpty ? "identity" : description, context: EncodedTransformContext(elementName: name, options: options))
         } catch {
-            postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(description)\": \(error)",
+            postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(SecretRedaction.redactingWorker(description))\": \(error)",
                       debug: "the worker property could not be parsed into encoded transforms")
             return nil
         }
@@ -215,7 +215,7 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, TransformMe
         let worker = ScriptWorker(element: self, sinkPad: sinkPad, srcPad: srcPad, side: side, options: options,
                                   rid: settings.rid, capacity: Int(settings.maxPendingFrames),
                                   transformers: transformers, counters: counters)
-        Self.category.info("started: worker \"\(description)\", \(side.rawValue) side, RTP details from \(worker.neighbourName ?? "nothing")", object: self)
+        Self.category.info("started: worker \"\(SecretRedaction.redactingWorker(description))\", \(side.rawValue) side, RTP details from \(worker.neighbourName ?? "nothing")", object: self)
         return worker
     }
 

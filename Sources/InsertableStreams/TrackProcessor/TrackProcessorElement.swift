@@ -128,7 +128,7 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
                 do {
                     transformers = try TransformRegistry.makeTransformers(description, context: transformContext())
                 } catch {
-                    postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(description)\": \(error)",
+                    postError(.resource(GST_RESOURCE_ERROR_SETTINGS), "Invalid worker \"\(SecretRedaction.redactingWorker(description))\": \(error)",
                               debug: "the worker property could not be parsed into transforms")
                     return false
                 }

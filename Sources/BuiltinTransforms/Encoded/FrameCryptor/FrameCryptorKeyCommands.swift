@@ -4,9 +4,14 @@ import MediaStreams
 
 /// A key given to `framecryptor` (in its `options` or a `post-message`): a passphrase or raw
 /// key material, for one key index.
-struct FrameCryptorKeyInput {
+struct FrameCryptorKeyInput: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     var material: FrameKeyMaterial
     var keyIndex: Int
+
+    /// Names the key, never shows it (`FrameKeyMaterial` redacts itself too).
+    var description: String { "FrameCryptorKeyInput(key-index: \(keyIndex), \(material))" }
+    var debugDescription: String { description }
+    var customMirror: Mirror { Mirror(self, children: ["keyIndex": keyIndex, "material": material], displayStyle: .struct) }
 
     /// `passphrase=` (PBKDF2) or `key=` (raw key material, HKDF: a `(buffer)` or hexadecimal
     /// string), and `key-index=` (default 0). Errors name the fields, never their values.

@@ -3,9 +3,14 @@ import MediaStreams
 import SFrame
 
 /// A key given to the `sframe` transform: in its `options` or in a `post-message`.
-struct SFrameKeyInput: Equatable {
+struct SFrameKeyInput: Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     var keyID: UInt64
     var baseKey: [UInt8]
+
+    /// Names the key, never shows it (also in `dump` and test failure messages).
+    var description: String { "SFrameKeyInput(key-id: \(keyID), base key: \(baseKey.count) bytes \(SecretRedaction.placeholder))" }
+    var debugDescription: String { description }
+    var customMirror: Mirror { Mirror(self, children: ["keyID": keyID], displayStyle: .struct) }
 
     /// Shorter base keys are refused: SFrame derives the AES key from it with HKDF, which
     /// cannot add entropy that the base key lacks.
@@ -78,10 +83,11 @@ struct SFrameOptionKeys {
             throw SFrameConfigurationError("options: key-id is given without key=<hexadecimal base key>")
         }
         if let list = options.string("keys") {
-            for entry in list.split(separator: ",") {
+            for (number, entry) in list.split(separator: ",").enumerated() {
                 let parts = entry.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, let keyID = UInt64(parts[0].filter { $0 != " " }) else {
-                    throw SFrameConfigurationError("options: keys=\"\(list)\" is malformed; write key-id:hexadecimal-key pairs separated by commas, e.g. keys=\"1:000102...0f,2:101112...1f\"")
+                    // Never the entry itself: it holds a key.
+                    throw SFrameConfigurationError("options: entry \(number + 1) of keys= is malformed; write key-id:hexadecimal-key pairs separated by commas, e.g. keys=\"1:000102...0f,2:101112...1f\"")
                 }
                 let key = try SFrameKeyCommand.key(in: TransformMessage("options", ["key": .string(String(parts[1].filter { $0 != " " }))]),
                                                    context: "options: keys entry \(keyID)")

@@ -45,7 +45,7 @@ final class SFrameTransform: EncodedFrameTransformer {
         var configuration = SFrameTransform.Configuration()
         let suiteName = parameters.string("suite") ?? configuration.suite.description
         guard let suite = CipherSuite(name: suiteName) else {
-            throw TransformSpecError("transform 'sframe': suite=\(suiteName) is not an SFrame cipher suite; use one of \(CipherSuite.allCases.map { "\($0) (0x000\($0.rawValue))" }.joined(separator: ", "))")
+            throw TransformSpecError("transform 'sframe': suite=\(SecretRedaction.shown(suiteName, of: "suite")) is not an SFrame cipher suite; use one of \(CipherSuite.allCases.map { "\($0) (0x000\($0.rawValue))" }.joined(separator: ", "))")
         }
         configuration.suite = suite
         let policy = try parameters.choice("clear", default: ClearBytesPolicy.gstreamer.rawValue, among: ClearBytesPolicy.allCases.map(\.rawValue))
