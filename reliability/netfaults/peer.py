@@ -191,6 +191,7 @@ class Peer:
         self.depay_key_frames = []    # receiver: wall times of key frames out of the depayloader
         self.webrtc_stats = {}
         self.connected_wall = None
+        self.ssrcs = {}               # encoding name -> SSRC of our stream (webrtcbin's stats by SSRC)
         self.sock = None
         self.send_lock = threading.Lock()
         self.description = self.build()
@@ -210,7 +211,7 @@ class Peer:
                 pay = "rtpvp8pay name=pay_video picture-id-mode=15-bit"
                 rtp = "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
             else:
-                encoder = ("openh264enc name=enc gop-size=0 bitrate=600000 complexity=low "
+                encoder = ("openh264enc name=enc gop-size=0 scene-change-detection=false bitrate=600000 complexity=low "
                            "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au")
                 pay = "rtph264pay name=pay_video config-interval=-1 aggregate-mode=zero-latency"
                 rtp = "application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000"
@@ -229,7 +230,12 @@ class Peer:
         return description
 
     def start(self):
-        self.pipeline = Gst.parse_launch(self.description)
+        parsed = Gst.parse_launch(self.description)
+        if isinstance(parsed, Gst.Pipeline):
+            self.pipeline = parsed
+        else:                          # one element: parse_launch returns it bare
+            self.pipeline = Gst.Pipeline.new("receiver")
+            self.pipeline.add(parsed)
         self.webrtc = self.pipeline.get_by_name("peer")
         self.pin_ice(self.webrtc)
         self.webrtc.connect("on-ice-candidate", self.on_ice_candidate)
@@ -242,6 +248,7 @@ class Peer:
                 transceiver.set_property("do-nack", True)
             self.webrtc.connect("on-negotiation-needed", lambda *_: GLib.idle_add(self.create_offer))
             self.probe_encoder()
+            self.count_key_requests(self.pipeline.get_by_name("send_video").get_static_pad("src"), "at the sender")
             for kind in ("video", "audio"):
                 self.probe_plaintext(kind)
         else:
@@ -355,6 +362,9 @@ class Peer:
             return
         caps = pad.get_current_caps() or pad.query_caps(None)
         encoding = (caps.get_structure(0).get_string("encoding-name") or "").upper()
+        found, ssrc = caps.get_structure(0).get_uint("ssrc")
+        if found:
+            self.ssrcs[encoding] = ssrc
         keep = "request-keyframe=true wait-for-keyframe=true"
         if encoding == "VP8":
             description = (f"rtpvp8depay name=depay_video {keep} ! {self.sframe('recv_video', VIDEO_KEY_ID)} "
@@ -534,6 +544,12 @@ class Peer:
                 return True
             reply.foreach(each)
             self.webrtc_stats = rtp
+        if self.role == "send":
+            for encoding, name in (("VIDEO", "pay_video"), ("OPUS", "pay_audio")):
+                caps = self.pipeline.get_by_name(name).get_static_pad("src").get_current_caps()
+                found, ssrc = caps.get_structure(0).get_uint("ssrc") if caps else (False, 0)
+                if found:
+                    self.ssrcs[encoding] = ssrc
         element_figures = {}
         for name in names:
             element = self.pipeline.get_by_name(name)
@@ -555,11 +571,12 @@ class Peer:
                 "figures": dict(self.figures), "log": self.log[-60:],
                 "sframe_stats": self.sframe_stats, "sframe_errors": self.sframe_errors,
                 "elements": getattr(self, "element_figures", {}), "webrtc_stats": self.webrtc_stats,
+                "ssrcs": self.ssrcs,
             }
             if self.role == "send":
                 result.update({
                     "frames_pushed": self.frames_pushed, "encoder_key_frames": self.encoder_key_frames,
-                    "plaintext_failures": self.plaintext_failures, "clear_prefix_max": self.clear_prefix_max,
+                    "plaintext_failures": self.plaintext_failures, "key_requests": self.key_requests, "clear_prefix_max": self.clear_prefix_max,
                 })
             else:
                 result.update({
@@ -578,10 +595,10 @@ def structure_dict(structure):
 
     def each(field_id, value):
         name = GLib.quark_to_string(field_id)
-        if isinstance(value, (bool, int, float, str)):
-            out[name] = value
-        elif hasattr(value, "value_nick"):
+        if hasattr(value, "value_nick"):     # a GEnum (also an int)
             out[name] = value.value_nick
+        elif isinstance(value, (bool, int, float, str)):
+            out[name] = value
         else:
             out[name] = str(value)
         return True
