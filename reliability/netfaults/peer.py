@@ -199,6 +199,8 @@ class Peer:
     # pipeline ----------------------------------------------------------------------------------
 
     def sframe(self, name, key_id, extra=""):
+        if self.args.transform == "identity":     # control run: no encryption at all
+            return f"rtpscripttransform name={name} worker=identity"
         return (f'rtpscripttransform name={name} worker="sframe{extra}" '
                 f'options="sframe,key=(string){self.args.key},key-id=(guint64){key_id}"')
 
@@ -365,7 +367,8 @@ class Peer:
         found, ssrc = caps.get_structure(0).get_uint("ssrc")
         if found:
             self.ssrcs[encoding] = ssrc
-        keep = "request-keyframe=true wait-for-keyframe=true"
+        keep = ("request-keyframe=false wait-for-keyframe=false" if self.args.naive_receiver
+                else "request-keyframe=true wait-for-keyframe=true")
         if encoding == "VP8":
             description = (f"rtpvp8depay name=depay_video {keep} ! {self.sframe('recv_video', VIDEO_KEY_ID)} "
                            "! vp8dec name=dec_video ! videoconvert ! video/x-raw,format=I420 "
@@ -496,7 +499,8 @@ class Peer:
     def on_ice_state(self, element, _):
         state = element.get_property("ice-connection-state")
         self.log.append((time.time(), f"ice {state.value_nick}"))
-        if state == GstWebRTC.WebRTCICEConnectionState.CONNECTED and self.connected_wall is None:
+        if state in (GstWebRTC.WebRTCICEConnectionState.CONNECTED, GstWebRTC.WebRTCICEConnectionState.COMPLETED) \
+                and self.connected_wall is None:
             self.connected_wall = time.time()
 
     def note(self, text):
@@ -640,6 +644,10 @@ def main():
     parser.add_argument("--address", required=True, help="this peer's address for ICE")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--transform", choices=["sframe", "identity"], default="sframe",
+                        help="identity: the plaintext control run (the check must flag every frame)")
+    parser.add_argument("--naive-receiver", action="store_true",
+                        help="depayloader neither waits for nor requests key frames: the intact control run")
     args = parser.parse_args()
     Gst.init(None)
     peer = Peer(args)

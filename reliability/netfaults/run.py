@@ -34,6 +34,14 @@ SCENARIOS = {
     "jitter": ["--delay", "100", "--jitter", "30"],
     "outage": ["--outage-after", "{outage_after}", "--outage-for", "2"],
 }
+# Control runs: they show that the checks can fail. Their expectations are inverted.
+CONTROLS = {
+    # no encryption (worker=identity on both ends): the plaintext check must flag every frame
+    "control-plaintext": {"link": [], "peers": ["--transform", "identity"]},
+    # 5 % loss, depayloader neither waits for nor requests key frames: decoded pictures predicted
+    # from lost references must show up as decoded but not intact
+    "control-naive-loss-5": {"link": ["--loss", "0.05"], "peers": ["--naive-receiver"]},
+}
 
 
 def ns(name, prefix):
@@ -48,12 +56,13 @@ def run_scenario(codec, scenario, seconds, seed, work, prefix):
             os.unlink(path)
     sock = os.path.join(work, f"{tag}.sock")
     outage_after = seconds / 2
-    emu_args = [a.format(outage_after=outage_after) for a in SCENARIOS[scenario]]
+    link = SCENARIOS[scenario] if scenario in SCENARIOS else CONTROLS[scenario]["link"]
+    emu_args = [a.format(outage_after=outage_after) for a in link]
     logs = {k: open(os.path.join(work, f"{tag}-{k}.log"), "w") for k in ("emu", "send", "recv")}
     emu = subprocess.Popen(ns("r", prefix) + [PY, os.path.join(HERE, "linkemu.py"), f"{prefix}-ra", f"{prefix}-rb",
                                               "--seed", str(seed), "--stats", files["emu"]] + emu_args,
                            stdout=logs["emu"], stderr=subprocess.STDOUT)
-    common = ["--codec", codec, "--socket", sock, "--key", KEY]
+    common = ["--codec", codec, "--socket", sock, "--key", KEY] + (CONTROLS[scenario]["peers"] if scenario in CONTROLS else [])
     recv = subprocess.Popen(ns("b", prefix) + [PY, os.path.join(HERE, "peer.py"), "--role", "recv", "--address", "10.77.0.2",
                                                "--duration", str(seconds + 2), "--out", files["recv"]] + common,
                             stdout=logs["recv"], stderr=subprocess.STDOUT)
@@ -92,7 +101,8 @@ def analyse(codec, scenario, seconds, data, codes):
     if not (send and recv and emu):
         fail(f"a process left no results: {codes}")
         return result
-    result["link"] = {"impairment": SCENARIOS[scenario], "directions": emu["directions"], "outage": emu["outage"]}
+    control = scenario.startswith("control-")
+    result["link"] = {"impairment": SCENARIOS[scenario] if not control else CONTROLS[scenario]["link"], "directions": emu["directions"], "outage": emu["outage"]}
 
     pushed = {n: t for n, t in send["frames_pushed"]}
     decoded = recv["decoded"]
@@ -156,9 +166,9 @@ def analyse(codec, scenario, seconds, data, codes):
     refused = sum(v for k, v in refusals.items() if not k.endswith("dropped-awaiting-key-frame"))
     result["sframe"] = {"refusals": refused, "by_kind": refusals, "sframe_error_messages": len(recv["sframe_errors"]),
                         "receiver_stats": recv["sframe_stats"], "sender_stats": send["sframe_stats"]}
-    if len(recv["sframe_stats"]) < 2:
+    if len(recv["sframe_stats"]) < 2 and scenario != "control-plaintext":
         fail(f"sframe-stats missing from the receiver: {sorted(recv['sframe_stats'])}")
-    if refused or recv["sframe_errors"]:
+    if (refused or recv["sframe_errors"]) and not control:
         fail(f"{refused} decryption refusals, {len(recv['sframe_errors'])} sframe-error messages: "
              f"{recv['sframe_errors'][:3]}")
 
@@ -177,8 +187,14 @@ def analyse(codec, scenario, seconds, data, codes):
     result["plaintext"] = plaintext
     if plaintext["video_frames_checked"] == 0 or plaintext["audio_frames_checked"] == 0:
         fail("no frame was checked for plaintext")
-    if plaintext["video_failures"] or plaintext["audio_failures"] or plaintext["video_unmatched"] or plaintext["audio_unmatched"]:
+    if scenario == "control-plaintext":
+        if not (plaintext["video_failures"] == plaintext["video_frames_checked"]
+                and plaintext["audio_failures"] == plaintext["audio_frames_checked"]):
+            fail(f"control: the plaintext check missed unencrypted frames: {plaintext}")
+    elif plaintext["video_failures"] or plaintext["audio_failures"] or plaintext["video_unmatched"] or plaintext["audio_unmatched"]:
         fail(f"plaintext check failed: {plaintext}")
+    if scenario == "control-naive-loss-5" and video["decoded_not_intact"] == 0:
+        fail("control: a receiver that shows pictures predicted from lost references showed no corrupt picture")
 
     encrypted_audio = send["sframe_stats"].get("send_audio", {}).get("encrypted", 0)
     result["audio"] = {"frames_encrypted": encrypted_audio, "frames_decoded": recv["figures"].get("audio_decoded", 0)}
@@ -188,7 +204,7 @@ def analyse(codec, scenario, seconds, data, codes):
 
     if scenario == "none" and video["intact_share"] < 0.95:
         fail(f"only {video['intact_share']:.1%} intact without impairment")
-    if len(arrived) != len(honoured):
+    if len(arrived) != len(honoured) and not control:
         fail(f"{len(arrived) - len(honoured)} key-frame requests reached the sender without a key frame within 1 s")
     if emu["outage"]:
         start, end = emu["outage"]["start_wall"], emu["outage"]["end_wall"]
@@ -251,6 +267,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--codecs", default="vp8,h264")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--controls", default="vp8:control-plaintext,h264:control-plaintext,vp8:control-naive-loss-5",
+                        help="codec:control pairs, comma-separated; '' for none")
+    parser.add_argument("--control-seconds", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--work", required=True)
@@ -266,19 +285,21 @@ def main():
     if not args.skip_emulator_check:
         report["emulator_check"] = verify_emulator(args.work, args.prefix)
     report["runs"] = []
-    for codec in args.codecs.split(","):
-        for scenario in args.scenarios.split(","):
-            result = run_scenario(codec, scenario, args.seconds, args.seed, args.work, args.prefix)
+    plan = [(codec, scenario, args.seconds) for codec in args.codecs.split(",") for scenario in args.scenarios.split(",")]
+    plan += [(pair.split(":")[0], pair.split(":")[1], args.control_seconds) for pair in args.controls.split(",") if pair]
+    for codec, scenario, seconds in plan:
+        if True:
+            result = run_scenario(codec, scenario, seconds, args.seed, args.work, args.prefix)
             report["runs"].append(result)
             v = result.get("video", {})
             k = result.get("key_frames", {})
-            line = (f"{codec:4} {scenario:8} intact {v.get('frames_intact_in_window')}/{v.get('frames_sent_in_window')} "
+            line = (f"{codec:4} {scenario:8} connected {result.get('connected_after_s')} s, intact {v.get('frames_intact_in_window')}/{v.get('frames_sent_in_window')} "
                     f"({v.get('intact_share', 0):.1%}), shown corrupt {v.get('decoded_not_intact')}, "
                     f"freeze max {v.get('longest_freeze_s')} s, PLI/FIR sent {k.get('rtcp_pli_sent')}/{k.get('rtcp_fir_sent')}, "
                     f"requests at sender {k.get('requests_arrived_at_sender')}, honoured {k.get('requests_honoured_within_1s')}, "
                     f"unrequested key frames {k.get('encoder_key_frames_unrequested')}, "
                     f"refusals {result.get('sframe', {}).get('refusals')}, "
-                    f"plaintext failures {result.get('plaintext', {}).get('video_failures')}")
+                    f"plaintext failures {result.get('plaintext', {}).get('video_failures')}/{result.get('plaintext', {}).get('video_frames_checked')}")
             if "outage" in result:
                 line += f", first intact {result['outage']['first_intact_after_outage_end_s']} s after the outage"
             print(("ok   " if result.get("ok") else "FAIL ") + line, flush=True)
