@@ -29,6 +29,8 @@ the link emulator's files.
 """
 import argparse
 import collections
+import faulthandler
+import subprocess
 import json
 import os
 import socket
@@ -372,14 +374,14 @@ class Peer:
         if encoding == "VP8":
             description = (f"rtpvp8depay name=depay_video {keep} ! {self.sframe('recv_video', VIDEO_KEY_ID)} "
                            "! vp8dec name=dec_video ! videoconvert ! video/x-raw,format=I420 "
-                           "! appsink name=sink_video sync=false emit-signals=true max-buffers=8")
+                           "! appsink name=sink_video sync=false async=false emit-signals=true max-buffers=8")
         elif encoding == "H264":
             decoder = "avdec_h264" if Gst.ElementFactory.find("avdec_h264") else "openh264dec"
             description = (f"rtph264depay name=depay_video {keep} "
                            "! video/x-h264,stream-format=byte-stream,alignment=au "
                            f"! {self.sframe('recv_video', VIDEO_KEY_ID)} ! h264parse ! {decoder} name=dec_video "
                            "! videoconvert ! video/x-raw,format=I420 "
-                           "! appsink name=sink_video sync=false emit-signals=true max-buffers=8")
+                           "! appsink name=sink_video sync=false async=false emit-signals=true max-buffers=8")
         elif encoding == "OPUS":
             description = (f"rtpopusdepay name=depay_audio ! {self.sframe('recv_audio', AUDIO_KEY_ID)} "
                            "! opusdec name=dec_audio ! fakesink name=sink_audio sync=false async=false")
@@ -502,6 +504,20 @@ class Peer:
         if state in (GstWebRTC.WebRTCICEConnectionState.CONNECTED, GstWebRTC.WebRTCICEConnectionState.COMPLETED) \
                 and self.connected_wall is None:
             self.connected_wall = time.time()
+            if self.role == "recv":
+                GLib.timeout_add_seconds(10, self.check_stalled)
+
+    def check_stalled(self):
+        """Diagnostics: connected 10 s ago and not one picture decoded: every thread's stack to stderr."""
+        with self.lock:
+            stalled = not self.decoded
+        if stalled:
+            self.note("STALLED: no picture decoded 10 s after ICE connected; thread stacks in the log")
+            faulthandler.dump_traceback(all_threads=True)
+            sys.stderr.flush()
+            subprocess.run(["gdb", "-p", str(os.getpid()), "-batch", "-ex", "thread apply all bt"],
+                           stdout=sys.stderr, stderr=subprocess.STDOUT, check=False)
+        return GLib.SOURCE_REMOVE
 
     def note(self, text):
         self.log.append((time.time(), text))

@@ -142,7 +142,8 @@ def analyse(codec, scenario, seconds, data, codes):
     # requests in the last 1.5 s may be answered after the sender stopped measuring: left out
     arrived = [t for t, _ in send["key_requests"] if t <= send["ended_wall"] - 1.5]
     honoured = [t for t in arrived if any(t <= k <= t + 1.0 for k in key_frames)]
-    unrequested = [k for k in key_frames[1:] if not any(t <= k <= t + 1.0 for t in arrived)]
+    every_request = [t for t, _ in send["key_requests"]]
+    unrequested = [k for k in key_frames[1:] if not any(t <= k <= t + 1.0 for t in every_request)]
     result["key_frames"] = {
         "force_key_unit_events_upstream_of_depayloader": len([r for r in requests if r[1].startswith("depayloader sink")]),
         "of_which_from_transform_or_decoder": len([r for r in requests if r[1].startswith("from transform")]),
@@ -268,7 +269,7 @@ def main():
     parser.add_argument("--codecs", default="vp8,h264")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--controls", default="vp8:control-plaintext,h264:control-plaintext,vp8:control-naive-loss-5",
-                        help="codec:control pairs, comma-separated; '' for none")
+                        help="codec:control pairs, comma-separated; none for none")
     parser.add_argument("--control-seconds", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=14)
@@ -286,7 +287,7 @@ def main():
         report["emulator_check"] = verify_emulator(args.work, args.prefix)
     report["runs"] = []
     plan = [(codec, scenario, args.seconds) for codec in args.codecs.split(",") for scenario in args.scenarios.split(",")]
-    plan += [(pair.split(":")[0], pair.split(":")[1], args.control_seconds) for pair in args.controls.split(",") if pair]
+    plan += [(pair.split(":")[0], pair.split(":")[1], args.control_seconds) for pair in args.controls.split(",") if pair and pair != "none"]
     for codec, scenario, seconds in plan:
         if True:
             result = run_scenario(codec, scenario, seconds, args.seed, args.work, args.prefix)
