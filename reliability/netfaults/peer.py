@@ -184,6 +184,7 @@ class Peer:
         self.lock = threading.Lock()  # guards the figures written by streaming threads below
         self.figures = collections.Counter()
         self.frames_pushed = []       # sender: (number, wall time)
+        self.frames_encoded = []      # sender: numbers of the pictures that entered the encoder
         self.encoder_key_frames = []  # sender: wall times of key frames out of the encoder
         self.plain_pending = {"video": collections.deque(), "audio": collections.deque()}
         self.plaintext_failures = []
@@ -292,6 +293,7 @@ class Peer:
         number = 0
         while not self.stopping:
             buffer = Gst.Buffer.new_wrapped(luma(number).tobytes() + CHROMA)
+            buffer.offset = number          # read back at the encoder's sink pad
             with self.lock:
                 self.frames_pushed.append((number, time.time()))
             if appsrc.emit("push-buffer", buffer) != Gst.FlowReturn.OK:
@@ -307,6 +309,11 @@ class Peer:
     stopping = False
 
     def probe_encoder(self):
+        def on_input(pad, info):
+            with self.lock:
+                self.frames_encoded.append(info.get_buffer().offset)
+            return Gst.PadProbeReturn.OK
+        self.pipeline.get_by_name("enc").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_input)
         pad = self.pipeline.get_by_name("enc").get_static_pad("src")
 
         def on_buffer(pad, info):
@@ -595,7 +602,8 @@ class Peer:
             }
             if self.role == "send":
                 result.update({
-                    "frames_pushed": self.frames_pushed, "encoder_key_frames": self.encoder_key_frames,
+                    "frames_pushed": self.frames_pushed, "frames_encoded": self.frames_encoded,
+                    "encoder_key_frames": self.encoder_key_frames,
                     "plaintext_failures": self.plaintext_failures, "key_requests": self.key_requests, "clear_prefix_max": self.clear_prefix_max,
                 })
             else:

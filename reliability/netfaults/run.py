@@ -115,7 +115,11 @@ def analyse(codec, scenario, seconds, data, codes):
     else:
         first = min(n for n, _, _ in intact)
     last = max(pushed) - FPS if pushed else -1     # the last second is still in flight at the end
-    window = [n for n in pushed if first is not None and first <= n <= last]
+    # frames sent: the pictures that entered the encoder (the queue before it drops pictures when
+    # the sender falls behind, a loaded machine, not the network; counted apart)
+    encoded = set(send["frames_encoded"])
+    window = [n for n in sorted(encoded) if first is not None and first <= n <= last]
+    dropped_before_encoder = len([n for n in pushed if first is not None and first <= n <= last and n not in encoded])
     decoded_numbers = {n for n, _, _ in decoded if n is not None}
     shown_corrupt = [q for n, q, t in decoded if n is None or q < 30.0]
     intact_psnr = sorted(q for n, q, _ in intact)
@@ -125,6 +129,9 @@ def analyse(codec, scenario, seconds, data, codes):
         "frames_decoded_in_window": len([n for n in window if n in decoded_numbers]),
         "frames_intact_in_window": len([n for n in window if n in intact_numbers]),
         "decoded_not_intact": len(shown_corrupt),
+        "dropped_before_encoder_in_window": dropped_before_encoder,
+        "first_intact_after_connected_s": round(min(t for _, _, t in intact) - recv["connected_wall"], 3)
+        if intact and recv["connected_wall"] else None,
         "intact_psnr_min_db": intact_psnr[0] if intact_psnr else None,
         "intact_psnr_median_db": intact_psnr[len(intact_psnr) // 2] if intact_psnr else None,
     }
@@ -198,7 +205,9 @@ def analyse(codec, scenario, seconds, data, codes):
         fail("control: a receiver that shows pictures predicted from lost references showed no corrupt picture")
 
     encrypted_audio = send["sframe_stats"].get("send_audio", {}).get("encrypted", 0)
-    result["audio"] = {"frames_encrypted": encrypted_audio, "frames_decoded": recv["figures"].get("audio_decoded", 0)}
+    result["audio"] = {"frames_encrypted": encrypted_audio,
+                       "frames_decrypted": recv["sframe_stats"].get("recv_audio", {}).get("decrypted"),
+                       "decoder_output_buffers": recv["figures"].get("audio_decoded", 0)}
     result["errors_on_bus"] = [e for e in send["log"] + recv["log"] if "ERROR" in e[1]]
     if result["errors_on_bus"]:
         fail(f"errors on the bus: {result['errors_on_bus'][:3]}")

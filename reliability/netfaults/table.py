@@ -30,19 +30,21 @@ def main():
               f"{check['emulator_frames_reordered']} |")
     print()
     print("| codec | link A→B | frames dropped / reordered by the link (A→B) | video frames sent | intact | "
-          "decoded, not intact | longest freeze s | FIR+PLI sent (receiver) | requests at sender / honoured ≤ 1 s | "
+          "decoded, not intact | first intact picture after ICE connected, s | longest freeze s | FIR+PLI sent (receiver) | requests at sender / honoured ≤ 1 s | "
           "key frames by encoder (unrequested) | decryption refusals | frames checked for plaintext (video+audio) / failed | "
-          "audio decoded / encrypted | result |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "audio frames decrypted / encrypted | result |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in report["runs"]:
         if "video" not in run:
-            print(f"| {run['codec']} | {NAMES.get(run['scenario'], run['scenario'])} | | | | | | | | | | | | "
+            print(f"| {run['codec']} | {NAMES.get(run['scenario'], run['scenario'])} | | | | | | | | | | | | | "
                   f"FAIL: {'; '.join(run['failures'])} |")
             continue
         link = forward(run)
         video, keys, plain = run["video"], run["key_frames"], run["plaintext"]
         dropped = link["dropped_loss"] + link["dropped_outage"]
         sent_frames = video["frames_sent_in_window"]
+        if video.get("dropped_before_encoder_in_window"):
+            sent_frames = f"{sent_frames} (+{video['dropped_before_encoder_in_window']} dropped before the encoder)"
         pli_fir = (keys["rtcp_pli_sent"] or 0) + (keys["rtcp_fir_sent"] or 0)
         checked = plain["video_frames_checked"] + plain["audio_frames_checked"]
         failed = plain["video_failures"] + plain["audio_failures"]
@@ -54,10 +56,10 @@ def main():
                        f"{o['first_encoder_key_frame_after_outage_end_s']} s)")
         print(f"| {run['codec']} | {NAMES.get(run['scenario'], run['scenario'])} | {dropped} of {link['received']} / "
               f"{link['reordered']} | {sent_frames} | {video['frames_intact_in_window']} ({video['intact_share']:.1%}) | "
-              f"{video['decoded_not_intact']} | {video['longest_freeze_s']} | {pli_fir} | "
+              f"{video['decoded_not_intact']} | {video['first_intact_after_connected_s']} | {video['longest_freeze_s']} | {pli_fir} | "
               f"{keys['requests_arrived_at_sender']} / {keys['requests_honoured_within_1s']} | "
               f"{keys['encoder_key_frames']} ({keys['encoder_key_frames_unrequested']}) | {run['sframe']['refusals']} | "
-              f"{checked} / {failed} | {run['audio']['frames_decoded']} / {run['audio']['frames_encrypted']} | {result} |")
+              f"{checked} / {failed} | {run['audio']['frames_decrypted']} / {run['audio']['frames_encrypted']} | {result} |")
     print()
     print(f"{len(report['runs'])} runs of {report['seconds_per_run']:g} s (controls shorter), seed {report['seed']}, "
           f"took {report['took_s']} s; load average {report['load_average_at_start'][0]:.1f} at the start, "
