@@ -21,7 +21,7 @@ leak: > 10 % of at least 16 bytes); for H.264, no slice NAL unit's body (after i
 first byte) may appear in the output. Every frame is checked, failures are counted.
 
 Intact (receiver): a decoded picture whose frame number reads back (16 bits and their complement)
-and whose luma is within PSNR >= INTACT_PSNR_DB of the picture the sender fed its encoder under
+and whose luma is within PSNR >= run.py's INTACT_PSNR_DB of the picture the sender fed its encoder under
 that number (regenerated here: the pattern is a function of the number).
 
 Writes one JSON file (--out) with every figure; the orchestrator (run.py) combines both peers' and
@@ -48,10 +48,19 @@ gi.require_version("GstVideo", "1.0")
 gi.require_version("GstApp", "1.0")
 from gi.repository import GLib, Gst, GstApp, GstSdp, GstVideo, GstWebRTC  # noqa: E402,F401
 
+# PyGObject resolves these attributes lazily and not thread-safely: two streaming threads reaching
+# `Gst.PadProbeType.BUFFER` first at the same moment made one fail with "type object
+# 'PadProbeType' has no attribute 'BUFFER'" (seen once, in the video and audio pad-added handlers).
+# Resolve every one used from a streaming thread here, on the main thread, before any exists.
+for _name in ("BUFFER", "EVENT_UPSTREAM"):
+    getattr(Gst.PadProbeType, _name)
+for _enum, _name in ((Gst.PadProbeReturn, "OK"), (Gst.BufferFlags, "DELTA_UNIT"), (Gst.PadDirection, "SRC"),
+                     (Gst.PadLinkReturn, "OK"), (Gst.FlowReturn, "OK"), (Gst.FlowReturn, "EOS")):
+    getattr(_enum, _name)
+
 WIDTH, HEIGHT, FPS = 320, 240, 30
 BITS = 16
 BAND = 32                  # rows 0-15: the number's bits, rows 16-31: their complement
-INTACT_PSNR_DB = 30.0
 VIDEO_KEY_ID, AUDIO_KEY_ID = 1, 2
 SFRAME_TAG = 16            # AES_128_GCM_SHA256_128
 SFRAME_HEADER = 8          # config byte + 7-byte counter (the clock-based counter), key id < 8
@@ -194,6 +203,7 @@ class Peer:
         self.depay_key_frames = []    # receiver: wall times of key frames out of the depayloader
         self.webrtc_stats = {}
         self.connected_wall = None
+        self.pc_connected_wall = None
         self.ssrcs = {}               # encoding name -> SSRC of our stream (webrtcbin's stats by SSRC)
         self.sock = None
         self.send_lock = threading.Lock()
@@ -245,6 +255,7 @@ class Peer:
         self.pin_ice(self.webrtc)
         self.webrtc.connect("on-ice-candidate", self.on_ice_candidate)
         self.webrtc.connect("notify::ice-connection-state", self.on_ice_state)
+        self.webrtc.connect("notify::connection-state", self.on_connection_state)
         self.webrtc.connect("on-new-transceiver", self.on_new_transceiver)
         if self.role == "send":
             for pad in self.webrtc.sinkpads:
@@ -514,6 +525,13 @@ class Peer:
             if self.role == "recv":
                 GLib.timeout_add_seconds(10, self.check_stalled)
 
+    def on_connection_state(self, element, _):
+        """The peer connection: connected once ICE and DTLS (the SRTP keys) both are."""
+        state = element.get_property("connection-state")
+        self.log.append((time.time(), f"peer connection {state.value_nick}"))
+        if state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.pc_connected_wall is None:
+            self.pc_connected_wall = time.time()
+
     def check_stalled(self):
         """Diagnostics: connected 10 s ago and not one picture decoded: every thread's stack to stderr."""
         with self.lock:
@@ -594,7 +612,7 @@ class Peer:
         with self.lock:
             result = {
                 "role": self.role, "codec": self.args.codec, "started_wall": self.started_wall,
-                "connected_wall": self.connected_wall, "ended_wall": time.time(),
+                "connected_wall": self.connected_wall, "pc_connected_wall": self.pc_connected_wall, "ended_wall": time.time(),
                 "figures": dict(self.figures), "log": self.log[-60:],
                 "sframe_stats": self.sframe_stats, "sframe_errors": self.sframe_errors,
                 "elements": getattr(self, "element_figures", {}), "webrtc_stats": self.webrtc_stats,
