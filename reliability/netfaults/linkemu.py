@@ -16,6 +16,8 @@ sent out, PACKET_OUTGOING, are skipped) is dropped, delayed or passed on unchang
 --outage-after S  S seconds after start, drop every frame for --outage-for seconds
 --seed N          the random generator's seed (runs are repeatable frame for frame given the same
                   arrival order)
+--start-on-signal the link is clean until the process gets SIGUSR1 (the receiving peer sends it once
+                  its call is set up, ICE and DTLS): impairments, and the outage's clock, start then
 
 On SIGTERM/SIGINT (or after --duration) it writes its counters as JSON to --stats (or stdout):
 frames received, passed, dropped (loss / outage), reordered (released after a frame that arrived
@@ -76,6 +78,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stats", default=None)
     parser.add_argument("--duration", type=float, default=None, help="s")
+    parser.add_argument("--start-on-signal", action="store_true")
     args = parser.parse_args()
     if not 0.0 <= args.loss <= 1.0 or args.delay < 0 or args.jitter < 0 or args.jitter > args.delay:
         parser.error("need 0 <= loss <= 1 and 0 <= jitter <= delay")
@@ -91,9 +94,16 @@ def main():
 
     started = time.monotonic()
     started_wall = time.time()
+    impaired = {}                # monotonic and wall time the impairments started
+
+    def start_impairments(*_):
+        if not impaired:
+            impaired.update(monotonic=time.monotonic(), wall=time.time())
+    if args.start_on_signal:
+        signal.signal(signal.SIGUSR1, start_impairments)
+    else:
+        start_impairments()
     outage = None
-    if args.outage_after is not None:
-        outage = (started + args.outage_after, started + args.outage_after + args.outage_for)
     outage_seen = {}
     send_errors = 0
 
@@ -118,6 +128,8 @@ def main():
           f"seed {args.seed}", flush=True)
     while not stop:
         now = time.monotonic()
+        if outage is None and impaired and args.outage_after is not None:
+            outage = (impaired["monotonic"] + args.outage_after, impaired["monotonic"] + args.outage_after + args.outage_for)
         if args.duration is not None and now - started >= args.duration:
             break
         timeout = 0.2 if not heap else max(0.0, heap[0][0] - now)
@@ -139,6 +151,12 @@ def main():
                 direction.received += 1
                 ingress = direction.next_index
                 direction.next_index += 1
+                if not impaired:
+                    socks[1 - index].send(frame)     # not yet: a clean cable
+                    direction.passed += 1
+                    direction.bytes_passed += len(frame)
+                    direction.highest_released = ingress
+                    continue
                 if outage is not None and outage[0] <= now < outage[1]:
                     direction.dropped_outage += 1
                     outage_seen.setdefault("first_drop", time.time())
@@ -156,9 +174,10 @@ def main():
         "interfaces": [args.if1, args.if2],
         "loss": args.loss, "delay_ms": args.delay, "jitter_ms": args.jitter, "seed": args.seed,
         "started_wall": started_wall, "ran_s": round(time.monotonic() - started, 3),
+        "impaired_from_wall": impaired.get("wall"),
         "outage": None if outage is None else {
-            "start_wall": started_wall + args.outage_after,
-            "end_wall": started_wall + args.outage_after + args.outage_for,
+            "start_wall": impaired["wall"] + args.outage_after,
+            "end_wall": impaired["wall"] + args.outage_after + args.outage_for,
             "duration_s": args.outage_for,
         },
         "send_errors": send_errors,

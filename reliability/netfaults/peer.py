@@ -30,6 +30,7 @@ the link emulator's files.
 import argparse
 import collections
 import faulthandler
+import signal
 import subprocess
 import json
 import os
@@ -531,6 +532,8 @@ class Peer:
         self.log.append((time.time(), f"peer connection {state.value_nick}"))
         if state == GstWebRTC.WebRTCPeerConnectionState.CONNECTED and self.pc_connected_wall is None:
             self.pc_connected_wall = time.time()
+            if self.args.notify_pid:
+                os.kill(self.args.notify_pid, signal.SIGUSR1)   # the link emulator: impair from now on
 
     def check_stalled(self):
         """Diagnostics: connected 10 s ago and not one picture decoded: every thread's stack to stderr."""
@@ -688,6 +691,8 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--transform", choices=["sframe", "identity"], default="sframe",
                         help="identity: the plaintext control run (the check must flag every frame)")
+    parser.add_argument("--notify-pid", type=int, default=None,
+                        help="SIGUSR1 to this process once the call is set up (the link emulator's start)")
     parser.add_argument("--naive-receiver", action="store_true",
                         help="depayloader neither waits for nor requests key frames: the intact control run")
     args = parser.parse_args()

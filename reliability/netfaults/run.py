@@ -59,16 +59,17 @@ def run_scenario(codec, scenario, seconds, seed, work, prefix):
         if os.path.exists(path):
             os.unlink(path)
     sock = os.path.join(work, f"{tag}.sock")
-    outage_after = seconds / 2
+    outage_after = seconds / 3     # after the impairments started, i.e. after the call was set up
     link = SCENARIOS[scenario] if scenario in SCENARIOS else CONTROLS[scenario]["link"]
     emu_args = [a.format(outage_after=outage_after) for a in link]
     logs = {k: open(os.path.join(work, f"{tag}-{k}.log"), "w") for k in ("emu", "send", "recv")}
     emu = subprocess.Popen(ns("r", prefix) + [PY, os.path.join(HERE, "linkemu.py"), f"{prefix}-ra", f"{prefix}-rb",
-                                              "--seed", str(seed), "--stats", files["emu"]] + emu_args,
+                                              "--seed", str(seed), "--stats", files["emu"], "--start-on-signal"] + emu_args,
                            stdout=logs["emu"], stderr=subprocess.STDOUT)
     common = ["--codec", codec, "--socket", sock, "--key", KEY] + (CONTROLS[scenario]["peers"] if scenario in CONTROLS else [])
     recv = subprocess.Popen(ns("b", prefix) + [PY, os.path.join(HERE, "peer.py"), "--role", "recv", "--address", "10.77.0.2",
-                                               "--duration", str(seconds + 2), "--out", files["recv"]] + common,
+                                               "--duration", str(seconds + 2), "--out", files["recv"],
+                                               "--notify-pid", str(emu.pid)] + common,
                             stdout=logs["recv"], stderr=subprocess.STDOUT)
     time.sleep(0.5)
     send = subprocess.Popen(ns("a", prefix) + [PY, os.path.join(HERE, "peer.py"), "--role", "send", "--address", "10.77.0.1",
@@ -120,7 +121,9 @@ def analyse(codec, scenario, seconds, data, codes):
         fail(f"a process left no results: {codes}")
         return result
     control = scenario.startswith("control-")
-    result["link"] = {"impairment": SCENARIOS[scenario] if not control else CONTROLS[scenario]["link"], "directions": emu["directions"], "outage": emu["outage"]}
+    result["link"] = {"impaired_from_s": round(emu["impaired_from_wall"] - send["started_wall"], 3)
+                      if emu.get("impaired_from_wall") else None,
+                      "impairment": SCENARIOS[scenario] if not control else CONTROLS[scenario]["link"], "directions": emu["directions"], "outage": emu["outage"]}
 
     pushed = {n: t for n, t in send["frames_pushed"]}
     decoded = recv["decoded"]
@@ -139,6 +142,13 @@ def analyse(codec, scenario, seconds, data, codes):
     # frames sent: the pictures that entered the encoder (the queue before it drops pictures when
     # the sender falls behind, a loaded machine, not the network; counted apart)
     encoded = set(send["frames_encoded"])
+    # the impairments start once the call is set up (linkemu --start-on-signal): frames pushed from then on
+    impaired_from = emu.get("impaired_from_wall")
+    if impaired_from is None:
+        fail("the link was never impaired: the call was not set up (ICE + DTLS)")
+        impaired_from = float("inf")
+    if first is not None:
+        first = max(first, min((n for n, t in pushed.items() if t >= impaired_from), default=first))
     window = [n for n in sorted(encoded) if first is not None and first <= n <= last]
     dropped_before_encoder = len([n for n in pushed if first is not None and first <= n <= last and n not in encoded])
     decoded_numbers = {n for n, _, _ in decoded if n is not None}
