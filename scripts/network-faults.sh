@@ -6,7 +6,9 @@
 # check fails (decryption refusals, plaintext on the link, no recovery after the outage, ...).
 # See RELIABILITY.md "Network faults". Needs root (network namespaces). About 8 minutes.
 #
-#   scripts/network-faults.sh [--seconds N] [--codecs vp8,h264] [--scenarios none,loss-1,...] [--no-build]
+#   scripts/network-faults.sh [--seconds N] [--codecs vp8,h264] [--scenarios none,loss-1,...]
+#                             [--controls none|codec:control,...] [--out FILE] [--no-build]
+#   (--scenarios setup-loss-20: 20 % loss from the first packet, call set-up included; not in the default list)
 #
 # This VM's kernel has no netem qdisc, so tc is not used: reliability/netfaults/linkemu.py bridges
 # the two veth links at layer 2 with AF_PACKET sockets and applies the impairments itself.
@@ -15,9 +17,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=1
 ARGS=""
+OUT=reliability/network-faults.json
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) BUILD=0 ;;
+    --out) OUT=$2; shift ;;
     *) ARGS="$ARGS $1" ;;
     esac
     shift
@@ -58,7 +62,7 @@ NF_PREFIX=$PREFIX reliability/netfaults/netns.sh up
 
 export GST_PLUGIN_PATH="$PLUGIN_DIR" GST_REGISTRY="$WORK/registry.bin" GST_REGISTRY_FORK=no
 # shellcheck disable=SC2086
-nice -n 5 /usr/bin/python3 reliability/netfaults/run.py --work "$WORK" --out reliability/network-faults.json \
+nice -n 5 /usr/bin/python3 reliability/netfaults/run.py --work "$WORK" --out "$OUT" \
     --prefix "$PREFIX" $ARGS
 status=$?
 echo "network-faults: logs and per-process results in $WORK"

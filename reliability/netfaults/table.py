@@ -30,7 +30,7 @@ def main():
               f"{check['emulator_frames_reordered']} |")
     print()
     print("| codec | link A→B | frames dropped / reordered by the link (A→B) | video frames sent | intact | "
-          "decoded, not intact | call set up (ICE / ICE+DTLS) s | first intact picture after ICE connected, s | longest freeze s | FIR+PLI sent (receiver) | requests at sender / honoured ≤ 1 s | "
+          "decoded, not intact (before the window) | call set up (ICE / ICE+DTLS) s | first intact picture after ICE connected, s | longest freeze s | FIR+PLI sent (receiver) | requests at sender / honoured ≤ 1 s | "
           "key frames by encoder (unrequested) | decryption refusals | frames checked for plaintext (video+audio) / failed | "
           "audio frames decrypted / encrypted | result |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -56,7 +56,7 @@ def main():
                        f"{o['first_encoder_key_frame_after_outage_end_s']} s)")
         print(f"| {run['codec']} | {NAMES.get(run['scenario'], run['scenario'])} | {dropped} of {link['received']} / "
               f"{link['reordered']} | {sent_frames} | {video['frames_intact_in_window']} ({video['intact_share']:.1%}) | "
-              f"{video['decoded_not_intact']} | {run['connected_after_s']} / {run.get('peer_connected_after_s')} | {video['first_intact_after_connected_s']} | {video['longest_freeze_s']} | {pli_fir} | "
+              f"{video['decoded_not_intact']} ({video.get('decoded_not_intact_before_window', 0)}) | {run['connected_after_s']} / {run.get('peer_connected_after_s')} | {video['first_intact_after_connected_s']} | {video['longest_freeze_s']} | {pli_fir} | "
               f"{keys['requests_arrived_at_sender']} / {keys['requests_honoured_within_1s']} | "
               f"{keys['encoder_key_frames']} ({keys['encoder_key_frames_unrequested']}) | {run['sframe']['refusals']} | "
               f"{checked} / {failed} | {run['audio']['frames_decrypted']} / {run['audio']['frames_encrypted']} | {result} |")
