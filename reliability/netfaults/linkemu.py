@@ -99,9 +99,8 @@ def main():
     def start_impairments(*_):
         if not impaired:
             impaired.update(monotonic=time.monotonic(), wall=time.time())
-    if args.start_on_signal:
-        signal.signal(signal.SIGUSR1, start_impairments)
-    else:
+    signal.signal(signal.SIGUSR1, start_impairments)   # a no-op once started
+    if not args.start_on_signal:
         start_impairments()
     outage = None
     outage_seen = {}
