@@ -63,6 +63,7 @@ WIDTH, HEIGHT, FPS = 320, 240, 30
 BITS = 16
 BAND = 32                  # rows 0-15: the number's bits, rows 16-31: their complement
 VIDEO_KEY_ID, AUDIO_KEY_ID = 1, 2
+FIRST_PICTURE_WAIT_MS = 1000   # receiver: ask for a key frame when no picture this long after the stream began
 SFRAME_TAG = 16            # AES_128_GCM_SHA256_128
 SFRAME_HEADER = 8          # config byte + 7-byte counter (the clock-based counter), key id < 8
 
@@ -201,6 +202,7 @@ class Peer:
         self.clear_prefix_max = {"video": 0.0, "audio": 0.0}
         self.decoded = []             # receiver: (number or None, psnr, wall time)
         self.key_requests = []        # receiver: (wall time, where) of GstForceKeyUnit going upstream
+        self.app_key_requests = []    # receiver: (wall time, accepted) of our own send-key-frame-request
         self.depay_key_frames = []    # receiver: wall times of key frames out of the depayloader
         self.webrtc_stats = {}
         self.connected_wall = None
@@ -415,6 +417,7 @@ class Peer:
             self.count_key_requests(depay.get_static_pad("src"), "from transform or decoder")
             depay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_depay_buffer)
             branch.get_by_name("sink_video").connect("new-sample", self.on_video_sample)
+            GLib.timeout_add(FIRST_PICTURE_WAIT_MS, self.request_first_picture, branch.get_by_name("recv_video"))
         elif encoding == "OPUS":
             def on_audio(pad, info):
                 with self.lock:
@@ -424,6 +427,20 @@ class Peer:
         branch.sync_state_with_parent()
         if pad.link(branch.get_static_pad("sink")) != Gst.PadLinkReturn.OK:
             self.note(f"cannot link {encoding}")
+
+    def request_first_picture(self, transform):
+        """A video stream has started and no picture has decoded yet: ask the sender for a key frame
+        (rtpscripttransform send-key-frame-request, RTCP FIR/PLI), as browsers do; again after each
+        FIRST_PICTURE_WAIT_MS until one decodes. The depayloader waits for a key frame but asks for
+        one only when it sees packets missing, so a first key frame lost whole is never asked for."""
+        with self.lock:
+            decoded = bool(self.decoded)
+        if decoded or self.stopping or len(self.app_key_requests) >= 20:
+            return GLib.SOURCE_REMOVE
+        sent = transform.emit("send-key-frame-request")
+        with self.lock:
+            self.app_key_requests.append((time.time(), bool(sent)))
+        return GLib.SOURCE_CONTINUE
 
     def count_key_requests(self, pad, where):
         def on_event(pad, info):
@@ -630,6 +647,7 @@ class Peer:
             else:
                 result.update({
                     "decoded": self.decoded, "key_requests": self.key_requests,
+                    "app_key_requests": self.app_key_requests,
                     "depay_key_frames": self.depay_key_frames,
                 })
         with open(self.args.out + ".tmp", "w") as f:

@@ -206,6 +206,7 @@ def analyse(codec, scenario, seconds, data, codes):
     result["key_frames"] = {
         "force_key_unit_events_upstream_of_depayloader": len([r for r in requests if r[1].startswith("depayloader sink")]),
         "of_which_from_transform_or_decoder": len([r for r in requests if r[1].startswith("from transform")]),
+        "receiver_app_requests_for_first_picture": len(recv.get("app_key_requests", [])),
         "rtcp_pli_sent": inbound.get("pli-count"), "rtcp_fir_sent": inbound.get("fir-count"),
         "rtcp_nack_sent": inbound.get("nack-count"),
         "requests_reaching_send_transform": send["elements"].get("send_video", {}).get("key-frame-requests"),
