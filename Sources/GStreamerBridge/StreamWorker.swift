@@ -81,6 +81,17 @@ public final class StreamWorker: Sendable {
         ThreadSanitizerEdges.release(Unmanaged.passUnretained(body).toOpaque())
         switch backing {
         case .pad(let ref):
+            // gst_pad_start_task resumes the pad's existing (paused) task as it is and drops the
+            // user data and notify given again: retain the body only for a task made now (a
+            // retain per resume leaked one body per flush; AddressSanitizer's leak check found it).
+            // The worker keeps `body` too, so a task made in between is safe either way.
+            let padObject = UnsafeMutableRawPointer(ref.pad).assumingMemoryBound(to: GstObject.self)
+            swift_object_lock(padObject)
+            let resumes = ref.pad.pointee.task != nil
+            swift_object_unlock(padObject)
+            if resumes {
+                return gst_pad_start_task(ref.pad, { data in Body.run(data) }, Unmanaged.passUnretained(body).toOpaque(), nil) != 0
+            }
             return gst_pad_start_task(ref.pad, { data in Body.run(data) }, Unmanaged.passRetained(body).toOpaque(), { data in
                 Unmanaged<Body>.fromOpaque(data!).release()
             }) != 0

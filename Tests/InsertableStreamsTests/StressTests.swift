@@ -125,7 +125,8 @@ final class StressTests: XCTestCase {
         XCTAssertTrue(counts.allSatisfy { $0 > 0 }, "\(counts)")
         pipeline.drainBus()
         XCTAssertEqual(tally.refused.withLock { $0.state }, [], "key frame signals refused while running: \(pipeline.warnings.map(\.text).suffix(6))")
-        XCTAssertGreaterThan(pipeline.uint64("fr", "total-frames"), framesBefore.2, "framecryptor receiver kept receiving")
+        // (On a loaded machine the framecryptor branch may lag behind its stream of key commands.)
+        XCTAssertTrue(waitUntil(10) { pipeline.uint64("fr", "total-frames") > framesBefore.2 }, "framecryptor receiver kept receiving")
 
         // Counters stay consistent: nothing written that was not handed in.
         for name in ["ss", "sr", "fs", "fr"] {
