@@ -46,7 +46,7 @@ if [ "$kind" = thread ]; then
   export TSAN_OPTIONS="suppressions=$root/scripts/sanitizers/tsan.supp halt_on_error=0 history_size=7 second_deadlock_stack=1 log_path=$reports/thread ${TSAN_OPTIONS:-}"
 else
   preload=
-  export ASAN_OPTIONS="detect_leaks=1 fast_unwind_on_malloc=0 malloc_context_size=40 halt_on_error=0 detect_stack_use_after_return=0 log_path=$reports/address ${ASAN_OPTIONS:-}"
+  export ASAN_OPTIONS="detect_leaks=1 fast_unwind_on_malloc=0 malloc_context_size=10 halt_on_error=0 detect_stack_use_after_return=0 log_path=$reports/address ${ASAN_OPTIONS:-}"
   export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp print_suppressions=1 ${LSAN_OPTIONS:-}"
 fi
 
