@@ -24,7 +24,7 @@ shift
 # Every element, the worker, the channel, the transforms and the key paths; not PluginTests and
 # the four tests below that load the built plugin .so into gst-launch/gst-inspect/python (other,
 # uninstrumented programs), and not the browser/webrtcbin examples (ExampleTests).
-subset='^(CoreTests\.|InsertableStreamsTests\.(AppTransformTests|BadInputTests|BridgeTests|ChannelTests|EncodedStreamsTests|FrameCryptorTests|HarnessTests|ModuleTests|MoreTransformTests|PadTaskElementTests|PixelTransformTests|ProcessorGeneratorTests|RtpScriptTransformControlTests|RtpScriptTransformTests|RtpVP8E2EEPayTests|SFrameTransformTests|SFrameVectorTests|StressTests|SwiftAPITests|VP8HeaderTests)/)'
+subset='^(CoreTests\.|InsertableStreamsTests\.(AppTransformTests|AsyncConsumerHandoffTests|BadInputTests|BridgeTests|ChannelTests|EncodedStreamsTests|FrameCryptorTests|HarnessTests|ModuleTests|MoreTransformTests|PadTaskElementTests|PixelTransformTests|ProcessorGeneratorTests|RtpScriptTransformControlTests|RtpScriptTransformTests|RtpVP8E2EEPayTests|SFrameTransformTests|SFrameVectorTests|StressTests|SwiftAPITests|VP8HeaderTests)/)'
 filter=${1:-$subset}
 # Tests that run gst-launch / gst-inspect (uninstrumented programs) on the built plugin .so.
 skip='ModuleTests/(testGstLaunchLoadsTwoSwiftModulesAndACModuleNextToThePlugin|testModuleTransformsLeakNothing)|RtpVP8E2EEPayTests/(testInspectShowsAPayloader|testLeaksTracerFindsNothing)'
