@@ -32,8 +32,9 @@ public struct SignalSpec: Sendable {
         if isAction {
             // The closure's data is the signal name; GLib keeps the closure for the type's life.
             closure = g_closure_new_simple(swift_sizeof_closure(), g_strdup(name))
-            g_closure_set_marshal(closure, { _, returnValue, count, parameters, _, _ in
-                SignalEmission.dispatchAction(returnValue: returnValue, count: count, parameters: parameters)
+            g_closure_set_marshal(closure, { closure, returnValue, count, parameters, _, _ in
+                SignalEmission.dispatchAction(signal: closure?.pointee.data, returnValue: returnValue, count: count,
+                                              parameters: parameters)
             })
         }
         var flags = G_SIGNAL_RUN_LAST.rawValue
@@ -49,15 +50,16 @@ public struct SignalSpec: Sendable {
 }
 
 enum SignalEmission {
-    /// Class closure of every action signal: finds the Swift object and the signal name.
-    static func dispatchAction(returnValue: UnsafeMutablePointer<GValue>?, count: guint,
+    /// Class closure of every action signal: finds the Swift object, and the signal from the
+    /// closure's data (its name). Not from g_signal_get_invocation_hint: that is the innermost
+    /// emission on the instance from any thread, so two threads emitting different action
+    /// signals on one element at once ran each other's handler (StressTests found it).
+    static func dispatchAction(signal: UnsafeMutableRawPointer?, returnValue: UnsafeMutablePointer<GValue>?, count: guint,
                                parameters: UnsafePointer<GValue>?) {
-        guard let parameters, count >= 1, let instance = g_value_get_object(parameters),
+        guard let signal, let parameters, count >= 1, let instance = g_value_get_object(parameters),
               let implementation = TypeRegistry.implementation(of: instance),
-              let record = TypeRegistry.record(forType: swift_type_from_instance(instance)) else { return }
-        guard let hint = g_signal_get_invocation_hint(instance),
-              let cName = g_signal_name(hint.pointee.signal_id),
-              let handler = record.actions[String(cString: cName)] else { return }
+              let record = TypeRegistry.record(forType: swift_type_from_instance(instance)),
+              let handler = record.actions[String(cString: signal.assumingMemoryBound(to: CChar.self))] else { return }
         let arguments = (1..<Int(count)).map { GValueConversion.read(parameters + $0) }
         let result = handler(implementation, arguments)
         if let returnValue, returnValue.pointee.g_type != 0 {

@@ -140,13 +140,14 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             if locked.state.mode != .running { return .flushing }
             if locked.state.ended { return .ended }
             if let code = locked.state.refusal { return .refused(code) }
+            if counts { locked.state.total += 1 }
+            // An async consumer waits only on an empty queue; any item (counted or not) is its next.
+            if let waiter = locked.state.asyncWaiter, locked.state.data.isEmpty {
+                locked.state.asyncWaiter = nil
+                waiter.resume(returning: item)
+                return .accepted
+            }
             if counts {
-                locked.state.total += 1
-                if let waiter = locked.state.asyncWaiter, locked.state.data.isEmpty {
-                    locked.state.asyncWaiter = nil
-                    waiter.resume(returning: item)
-                    return .accepted
-                }
                 if locked.state.counted >= locked.state.capacity {  // .dropOldest
                     dropped = Self.popOldestCounted(&locked.state, counts: handlers.countsTowardCapacity)
                     locked.state.counted -= 1
@@ -197,8 +198,11 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             locked.state.ended = true
             locked.state.endError = error
             locked.broadcast()
+            // With data left, a waiting async consumer (there is none: it waits on an empty
+            // queue) would drain it first; only an empty queue ends its wait now.
+            guard locked.state.data.isEmpty else { return nil }
             defer { locked.state.asyncWaiter = nil }
-            return locked.state.data.isEmpty ? locked.state.asyncWaiter : nil
+            return locked.state.asyncWaiter
         }
         waiter?.resume(returning: nil)
     }
@@ -329,8 +333,11 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
                 locked.state.refusal = nil
             }
             locked.broadcast()
+            // Leaving flushing keeps a waiting async consumer waiting (it was dropped, unresumed,
+            // before: its task hung).
+            guard flushing else { return nil }
             defer { locked.state.asyncWaiter = nil }
-            return flushing ? locked.state.asyncWaiter : nil
+            return locked.state.asyncWaiter
         }
         waiter?.resume(returning: nil)
         discard(flushedData, flushedControls)
@@ -366,10 +373,15 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             let producers = locked.state.producersWaiting
             let endWaiters = locked.state.endWaiters
             let interruptions = locked.state.interruptions
+            // An async consumer that waits across the reset waits for the new run's data (the
+            // reset used to drop its continuation unresumed, so `for await` over a processor's
+            // readable hung when the loop began before the element started).
+            let asyncWaiter = locked.state.asyncWaiter
             locked.state = State(capacity: capacity)
             locked.state.producersWaiting = producers
             locked.state.endWaiters = endWaiters
             locked.state.interruptions = interruptions &+ 1
+            locked.state.asyncWaiter = asyncWaiter
             locked.broadcast()
         }
         discard(flushedData, flushedControls)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Turns Swift `ModuleTransform` types into the module C ABI's tables.
 ///
 /// A module's whole entry point (the one symbol its shared library exports):
@@ -20,6 +22,7 @@ public enum TransformModule {
             let module = UnsafeMutablePointer<ISMModule>.allocate(capacity: 1)
             module.initialize(to: ISMModule(abi_version: ISM_ABI_VERSION, name: permanent(name), version: nil,
                                             n_transforms: 0, transforms: nil))
+            described.withLock { $0.append(DescribedModule(module: UnsafePointer(module))) }
             return UnsafePointer(module)
         }
         let table = UnsafeMutablePointer<ISMTransform>.allocate(capacity: max(1, transforms.count))
@@ -30,8 +33,14 @@ public enum TransformModule {
         module.initialize(to: ISMModule(abi_version: ISM_ABI_VERSION, name: permanent(name),
                                         version: version.map(permanent), n_transforms: UInt32(transforms.count),
                                         transforms: table))
+        described.withLock { $0.append(DescribedModule(module: UnsafePointer(module))) }
         return UnsafePointer(module)
     }
+
+    /// Every table handed out, owned here for the life of the process (the host copies what it
+    /// needs and never frees them; kept reachable, a leak checker sees them as owned).
+    private struct DescribedModule: @unchecked Sendable { let module: UnsafePointer<ISMModule> }
+    private static let described = Mutex<[DescribedModule]>([])
 
     /// A C string that is never freed (the plugin never unloads modules).
     private static func permanent(_ text: String) -> UnsafePointer<CChar> {
