@@ -7,6 +7,7 @@
 #   scripts/fuzz.sh list                   the target names
 #   scripts/fuzz.sh TARGET SECONDS         run one target for SECONDS (starting from fuzz/corpus/TARGET)
 #   scripts/fuzz.sh all SECONDS            run every target for SECONDS each, JOBS (default 2) at a time
+#                                          (TARGETS="a b" to choose them, SKIP_BUILD=1 to run what is built)
 #   scripts/fuzz.sh merge TARGET           minimise the run's corpus into fuzz/corpus/TARGET (-merge=1)
 #   scripts/fuzz.sh repro TARGET FILE      run one input through the target (a crash reproducer)
 #
@@ -83,9 +84,11 @@ case "${1:-}" in
     list) printf '%s\n' "${targets[@]}" ;;
     all)
         seconds=${2:?seconds}
-        build "${targets[@]}"
+        # TARGETS="a b" narrows (and orders) the run; SKIP_BUILD=1 runs what is built.
+        read -r -a selected <<<"${TARGETS:-${targets[*]}}"
+        [ -n "${SKIP_BUILD:-}" ] || build "${selected[@]}"
         jobs=${JOBS:-2}
-        for target in "${targets[@]}"; do
+        for target in "${selected[@]}"; do
             while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
             run "$target" "$seconds" &
         done

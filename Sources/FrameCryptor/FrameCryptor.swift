@@ -201,7 +201,13 @@ public final class FrameCryptor: @unchecked Sendable {
             }
             return Decryption(clearCount: 0, escapes: false, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
         }
-        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        var layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        // A frame shorter than its clear bytes (a 5-byte VP8 key frame) was sent all clear:
+        // what follows it is the tag, IV and trailer alone (found by fuzzing: such frames did
+        // not decrypt).
+        if !layout.escapes, frame.count >= Self.overhead, frame.count - Self.overhead < layout.clearCount {
+            layout.clearCount = frame.count - Self.overhead
+        }
         var source = Decryption.Source.inPlace
         var sealedCount = frame.count - layout.clearCount
         if layout.escapes {

@@ -21,15 +21,15 @@ public struct FuzzPropertyViolation: Error, CustomStringConvertible {
 
 public enum FuzzHarness {
     /// The targets by name (the names of fuzz/corpus/<target>/ and scripts/fuzz.sh).
-    public static let targets: [(name: String, run: (UnsafeRawBufferPointer) throws -> Void)] = [
-        ("sframe-header", sframeHeader),
-        ("sframe-frame", sframeFrame),
-        ("vp8-layout", vp8Layout),
-        ("h26x-escaping", h26xEscaping),
-        ("framecryptor-receive", frameCryptorReceive),
-        ("worker", worker),
-        ("options", options),
-        ("post-message", postMessage),
+    public static let targets: [(name: String, run: @Sendable (UnsafeRawBufferPointer) throws -> Void)] = [
+        ("sframe-header", { try sframeHeader($0) }),
+        ("sframe-frame", { try sframeFrame($0) }),
+        ("vp8-layout", { try vp8Layout($0) }),
+        ("h26x-escaping", { try h26xEscaping($0) }),
+        ("framecryptor-receive", { try frameCryptorReceive($0) }),
+        ("worker", { try worker($0) }),
+        ("options", { try options($0) }),
+        ("post-message", { try postMessage($0) }),
     ]
 
     // MARK: (1) SFrame header
@@ -121,7 +121,7 @@ public enum FuzzHarness {
                 guard layout.clearCount >= 0, layout.clearCount <= data.count else {
                     throw FuzzPropertyViolation("\(codec) \(policy): clear count \(layout.clearCount) of \(data.count)")
                 }
-                _ = ClearBytesAuthentication.authenticatedClearBytes(UnsafeRawBufferPointer(rebasing: data[..<layout.clearCount]), codec: codec)
+                _ = FrameLayout.authenticatedClearBytes(UnsafeRawBufferPointer(rebasing: data[..<layout.clearCount]), codec: codec)
             }
         }
         for codec in FrameCryptorCodec.allCases {
