@@ -8,7 +8,7 @@
 #   scripts/fuzz.sh TARGET SECONDS         run one target for SECONDS (starting from fuzz/corpus/TARGET)
 #   scripts/fuzz.sh all SECONDS            run every target for SECONDS each, JOBS (default 2) at a time
 #                                          (TARGETS="a b" to choose them, SKIP_BUILD=1 to run what is built)
-#   scripts/fuzz.sh merge TARGET           minimise the run's corpus into fuzz/corpus/TARGET (-merge=1)
+#   scripts/fuzz.sh merge TARGET           add the run's edge-minimal corpus (-merge=1) to fuzz/corpus/TARGET
 #   scripts/fuzz.sh repro TARGET FILE      run one input through the target (a crash reproducer)
 #
 # Each run writes fuzz/.work/TARGET/log.txt and updates fuzz/results.json with its executions,
@@ -95,12 +95,21 @@ case "${1:-}" in
         wait
         ;;
     merge)
+        # The smallest set that keeps every coverage edge (edges only: no hit counters, no
+        # comparison features, so it stays small), added to the hand-made seeds.
         target=${2:?target}
+        rm -rf "$fuzz/.work/$target/merged"
         mkdir -p "$fuzz/.work/$target/merged"
-        SWIFT_BACKTRACE=enable=no "$bin/fuzz-$target" -merge=1 -max_len=4096 "$fuzz/.work/$target/merged" \
+        "$bin/fuzz-$target" -merge=1 -use_counters=0 -use_cmp=0 -max_len=4096 "$fuzz/.work/$target/merged" \
             "$fuzz/corpus/$target" "$fuzz/.work/$target/corpus" >"$fuzz/.work/$target/merge.txt" 2>&1
-        cp -n "$fuzz/.work/$target/merged"/* "$fuzz/corpus/$target/" 2>/dev/null || true
-        ls "$fuzz/corpus/$target" | wc -l
+        for file in "$fuzz/.work/$target/merged"/*; do
+            [ -s "$file" ] || continue  # the empty input is always there
+            duplicate=
+            for seed in "$fuzz/corpus/$target"/*; do cmp -s "$file" "$seed" && { duplicate=1; break; }; done
+            [ -n "$duplicate" ] || cp "$file" "$fuzz/corpus/$target/"
+        done
+        grep -o "MERGE-OUTER: [0-9]* new files.*" "$fuzz/.work/$target/merge.txt" || true
+        echo "$target: $(ls "$fuzz/corpus/$target" | wc -l) files in fuzz/corpus/$target"
         ;;
     repro) "$bin/fuzz-${2:?target}" "${3:?file}" ;;
     "" | -h | --help) sed -n 2,18p "$0" ;;
