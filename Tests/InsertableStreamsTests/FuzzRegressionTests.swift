@@ -41,9 +41,12 @@ final class FuzzRegressionTests: XCTestCase {
     func testHarnessesCatchViolations() throws {
         // The key a post-message carries must not come back in what the transform posts:
         // checkNoSecrets finds it as hex.
-        let key: [UInt8] = Array(0..<16)
-        let message = TransformMessage("set-key", ["key": .bytes(key)])
-        XCTAssertThrowsError(try FuzzHarness.checkNoSecrets(in: "keys: 000102030405060708090a0b0c0d0e0f", of: message))
+        let key: [UInt8] = Array(0x20..<0x30)
+        let message = TransformMessage("set-key", ["key": .bytes(key), "passphrase": .string("correct horse battery")])
+        XCTAssertThrowsError(try FuzzHarness.checkNoSecrets(in: "keys: 202122232425262728292A2B2C2D2E2F", of: message))
+        XCTAssertThrowsError(try FuzzHarness.checkNoSecrets(in: "set-key: correct horse battery is wrong", of: message))
+        // The example key of error texts is public.
+        XCTAssertNoThrow(try FuzzHarness.checkNoSecrets(in: "e.g. key=(string)000102030405060708090a0b0c0d0e0f", of: message))
         XCTAssertNoThrow(try FuzzHarness.checkNoSecrets(in: "sframe-keys, side=send, key-ids=1", of: message))
 
         // A genuine SFrame frame under the harness's key, handed in as a received frame (mode 0):
