@@ -74,6 +74,9 @@ public final class FrameCryptor: @unchecked Sendable {
         let index = keys.currentIndex
         guard let slot = keys.slots[index] else { throw FrameCryptorError.noKey(keyIndex: index) }
         let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        if codec == .h264 || codec == .h265, configuration.profile == .livekit {
+            try Self.checkSenderLayout(frame, codec: codec, layout: layout)
+        }
         var iv: (UInt64, UInt32) = (0, 0)
         try withUnsafeMutableBytes(of: &iv) { try nextIV(ssrc: ssrc, rtpTimestamp: rtpTimestamp, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<12])) }
         let payloadCount = frame.count - layout.clearCount
@@ -89,6 +92,22 @@ public final class FrameCryptor: @unchecked Sendable {
         let escapedCount = body.withUnsafeBytes { RBSPEscaping.escapedCount($0) }
         return Encryption(clearCount: layout.clearCount, keyIndex: index, cipher: cipher, iv: iv, sealedBody: body,
                           outputCount: layout.clearCount + escapedCount)
+    }
+
+    /// H.264/H.265 frames whose clear bytes a receiver could not find again (found by
+    /// fuzzing; encoders write neither): a frame that begins 00 00 without any slice NAL unit
+    /// (the receiver may find one in the ciphertext), or a slice NAL unit that ends at its header (the layout's
+    /// byte after the header would be the first encrypted byte). Refused, not sent.
+    private static func checkSenderLayout(_ frame: UnsafeRawBufferPointer, codec: FrameCryptorCodec, layout: FrameCryptorLayout) throws {
+        if layout.escapes {
+            guard layout.clearCount == frame.count, let header = NALUnits.firstSliceHeader(in: frame, codec: codec),
+                  header + 2 > frame.count else { return }
+            throw FrameCryptorError.syntax("a \(frame.count)-byte \(codec.rawValue) frame ends inside the header of its first slice: not encrypted")
+        }
+        // Receivers look for slices in frames that begin 00 00 (a start code, maybe completed
+        // by the encrypted bytes that follow).
+        guard frame.count >= 2, frame[0] == 0, frame[1] == 0 else { return }
+        throw FrameCryptorError.syntax("a \(frame.count)-byte \(codec.rawValue) frame has no slice NAL unit: not encrypted")
     }
 
     /// Writes the encrypted frame into `output` (`encryption.outputCount` bytes).
@@ -201,7 +220,13 @@ public final class FrameCryptor: @unchecked Sendable {
             }
             return Decryption(clearCount: 0, escapes: false, keyIndex: -1, source: .serverInjected, outputCount: blank.count)
         }
-        let layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        var layout = FrameCryptorLayout.of(frame, codec: codec, isKeyFrame: isKeyFrame, profile: configuration.profile)
+        // A frame shorter than its clear bytes (a 5-byte VP8 key frame) was sent all clear:
+        // what follows it is the tag, IV and trailer alone (found by fuzzing: such frames did
+        // not decrypt).
+        if !layout.escapes, frame.count >= Self.overhead, frame.count - Self.overhead < layout.clearCount {
+            layout.clearCount = frame.count - Self.overhead
+        }
         var source = Decryption.Source.inPlace
         var sealedCount = frame.count - layout.clearCount
         if layout.escapes {

@@ -1,0 +1,1 @@
+../../fuzz/Sources/FuzzHarnesses/FuzzHarnesses.swift
