@@ -40,11 +40,20 @@ else
 fi
 rm -f "$leaks"
 
+# Baseline: what GStreamer itself leaves alive at gst_deinit, with no plugin of ours loaded
+# (Debian's dtlsdec, used by webrtcbin, keeps one process-wide GstDtlsAgent). The report
+# counts only the objects beyond these.
+baseline="${leaks%.log}-baseline.log"
+rm -f "$baseline"
+env -u GST_PLUGIN_PATH GST_REGISTRY="$INSERTABLE_STREAMS_PLUGIN_DIR/baseline-registry.bin" \
+  GST_TRACERS=leaks GST_DEBUG="GST_TRACER:7" GST_DEBUG_FILE="$baseline" GST_DEBUG_NO_COLOR=1 \
+  gst-launch-1.0 -q fakesrc num-buffers=1 ! dtlsdec ! fakesink >/dev/null 2>&1 || true
+
 echo "soak: $minutes min, samples every 10 s into $json" >&2
 status=0
 GST_TRACERS=leaks GST_DEBUG="GST_TRACER:7" GST_DEBUG_FILE="$leaks" GST_DEBUG_NO_COLOR=1 \
   /usr/bin/python3 "$repo/reliability/soak.py" run --minutes "$minutes" --rotate-s "$rotate_s" --out "$json" || status=$?
 echo "soak: the run exited with $status" >&2
 # Growth, frames, leaks, plot. Fails when a criterion fails (or the run did not finish).
-/usr/bin/python3 "$repo/reliability/soak.py" report --samples "$json" --leaks "$leaks" --plot "$png" \
+/usr/bin/python3 "$repo/reliability/soak.py" report --samples "$json" --leaks "$leaks" --baseline-leaks "$baseline" --plot "$png" \
   --warm-up-s "$(awk "BEGIN { print $warm_up_minutes * 60 }")" && [ "$status" -eq 0 ]
