@@ -627,7 +627,13 @@ def plot(samples, warm_up, summary, meta, path):
         axis.axvspan(0, warm_up / 60, color="0.9", label="warm-up")
         entry = summary.get(metric)
         if entry:
-            axis.set_title(f"{label}: {entry['at_warm_up_end']} at end of warm-up, {entry['at_end']} at end; "
+            scale = 1024 if metric == "rss_kb" else 1
+            base = entry["median_first"] / scale
+            limit = summary["limit_percent"] / 100
+            axis.fill_between([warm_up / 60, minutes[-1]], base * (1 - limit), base * (1 + limit), color="tab:green",
+                              alpha=0.15, label=f"±{summary['limit_percent']:g}% of the first 5 min's median")
+            show = (lambda v: f"{v / 1024:.1f} MiB") if metric == "rss_kb" else str
+            axis.set_title(f"{label}: {show(entry['at_warm_up_end'])} at end of warm-up, {show(entry['at_end'])} at end; "
                            f"growth {entry['growth_percent_medians']:+.2f}% (medians), {entry['growth_percent_fit']:+.2f}% (fit)",
                            fontsize=9)
         low, high = min(values), max(values)
