@@ -58,6 +58,24 @@ def proc_status():
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), fds
 
 
+def malloc_in_use_kb():
+    """Bytes handed out by glibc's malloc and not freed (all arenas, plus mmapped chunks), in kB:
+    what RSS would be without the allocator's retained free memory and the mapped libraries.
+    None when mallinfo2 is missing (glibc < 2.33)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):
+        return None
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) // 1024
+
+
 def cpu_seconds():
     with open("/proc/self/stat") as stat:
         parts = stat.read().rsplit(")", 1)[1].split()
@@ -353,7 +371,7 @@ def run(args):
         rss, threads, fds = proc_status()
         now = time.monotonic() - started
         sample = {
-            "t": round(now, 2), "rss_kb": rss, "threads": threads, "fds": fds,
+            "t": round(now, 2), "rss_kb": rss, "threads": threads, "fds": fds, "malloc_in_use_kb": malloc_in_use_kb(),
             "cpu_s": round(cpu_seconds(), 2), "load1": round(os.getloadavg()[0], 2),
             "video_sent": counters.video_sent, "video_decoded": counters.video_decoded,
             "video_intact": counters.video_intact, "audio_sent": counters.audio_sent,
@@ -520,7 +538,8 @@ def report(args):
     failures = []
     if len(after) < 6:
         failures.append(f"only {len(after)} samples after warm-up")
-    for metric in ("rss_kb", "fds", "threads"):
+    informative = ["malloc_in_use_kb"] if after and after[0].get("malloc_in_use_kb") is not None else []
+    for metric in ["rss_kb", "fds", "threads"] + informative:
         if len(after) < 2:
             break
         points = [(s["t"], s[metric]) for s in after]
@@ -549,7 +568,7 @@ def report(args):
         }
         summary[metric] = entry
         worst = max(growth_medians, growth_fit)  # shrinking is not growth
-        if not worst <= args.limit:
+        if metric not in informative and not worst <= args.limit:
             failures.append(f"{metric} grew {growth_medians:.2f}% (medians) / {growth_fit:.2f}% (fit) after warm-up")
     if samples:
         last, first = samples[-1], samples[0]
@@ -622,7 +641,11 @@ def plot(samples, warm_up, summary, meta, path):
         ("threads", [s["threads"] for s in samples], "threads"),
     ]
     for axis, (label, values, metric) in zip(axes, panels):
-        axis.plot(minutes, values, marker=".", linewidth=1)
+        axis.plot(minutes, values, marker=".", linewidth=1, label="VmRSS" if metric == "rss_kb" else None)
+        if metric == "rss_kb" and samples[0].get("malloc_in_use_kb") is not None:
+            in_use = [s["malloc_in_use_kb"] / 1024 for s in samples]
+            axis.plot(minutes, in_use, linewidth=1, color="tab:purple", label="malloc'd, not freed (mallinfo2)")
+            values = values + in_use
         axis.set_ylabel(label)
         axis.axvspan(0, warm_up / 60, color="0.9", label="warm-up")
         entry = summary.get(metric)
@@ -659,9 +682,9 @@ def plot(samples, warm_up, summary, meta, path):
     axis.legend(loc="lower right", fontsize=8)
     leaks = summary.get("leaks")
     fig.suptitle(f"Soak, {summary['duration_s'] / 60:.1f} min: E2EE webrtcbin call + raw 1080p track, one process "
-                 f"({meta.get('cpus')} cores, mean load {summary.get('load1_mean')}); "
+                 f"({meta.get('cpus')} cores, mean load {summary.get('load1_mean')})\n"
                  f"leaks tracer: {leaks} alive ({summary.get('leaks_not_in_baseline')} beyond GStreamer's own)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
