@@ -62,6 +62,7 @@ static inline void swift_object_unlock(GstObject *o) { GST_OBJECT_UNLOCK(o); }
 static inline GstPad *swift_base_sink_pad(GstBaseSink *s) { return GST_BASE_SINK_PAD(s); }
 static inline GstPad *swift_base_src_pad(GstBaseSrc *s) { return GST_BASE_SRC_PAD(s); }
 static inline void swift_pad_set_flags(GstPad *p, GstPadFlags f) { GST_OBJECT_FLAG_SET(p, f); }
+static inline gboolean swift_pad_is_flushing(GstPad *p) { return GST_PAD_IS_FLUSHING(p); }
 static inline GstFlowReturn swift_flow_flushing(void) { return GST_FLOW_FLUSHING; }
 
 // ---- RTP payloaders (GstRTPBasePayload's accessors are macros; set_outcaps is variadic) ----

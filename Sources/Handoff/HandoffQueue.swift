@@ -190,10 +190,20 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         }
     }
 
+    /// What `waitUntilEndAcknowledged(since:)` compares: the flushes and stops so far.
+    public struct EndTicket: Sendable {
+        @usableFromInline let interruptions: UInt64
+    }
+
     /// The producer's end of stream: the consumer drains the data, then gets `.endOfStream`
     /// (with `error` when the producer aborted). Further pushes are refused with `.ended`.
-    public func endStream(error: String? = nil) {
+    /// Returns the ticket to wait for its acknowledgement with: a flush or stop after this
+    /// call ends that wait, even one over (flushing again off) before the wait starts.
+    @discardableResult
+    public func endStream(error: String? = nil) -> EndTicket {
+        var ticket = EndTicket(interruptions: 0)
         let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
+            ticket = EndTicket(interruptions: locked.state.interruptions)
             guard !locked.state.ended else { return nil }
             locked.state.ended = true
             locked.state.endError = error
@@ -205,15 +215,19 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             return locked.state.asyncWaiter
         }
         waiter?.resume(returning: nil)
+        return ticket
     }
 
     /// Waits until the consumer acknowledged the end of stream; false when a flush or a
-    /// shutdown came first.
-    public func waitUntilEndAcknowledged() -> Bool {
+    /// shutdown came first: since `ticket` (from `endStream`), or else since this call.
+    /// Without the ticket, a flush that started and stopped between `endStream` and this call
+    /// (GstBaseSink calls unlock then unlock_stop when its pad deactivates) would go unseen:
+    /// it also clears the end, so nothing would ever acknowledge it.
+    public func waitUntilEndAcknowledged(since ticket: EndTicket? = nil) -> Bool {
         lock.withLock { locked in
             locked.state.endWaiters += 1
             defer { locked.state.endWaiters -= 1 }
-            let interruptions = locked.state.interruptions
+            let interruptions = ticket?.interruptions ?? locked.state.interruptions
             while !locked.state.endAcknowledged && locked.state.mode == .running && locked.state.interruptions == interruptions {
                 locked.wait()
             }

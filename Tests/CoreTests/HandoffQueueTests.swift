@@ -212,6 +212,25 @@ final class HandoffQueueTests: XCTestCase {
         XCTAssertEqual(outcome.withLock { $0 }, false)
     }
 
+    /// GstBaseSink's pad deactivation calls unlock and unlock_stop back to back: a flush that
+    /// starts and stops between `endStream` and the wait also clears the end (the consumer
+    /// will never acknowledge it). The ticket sees it: the wait returns at once. Without it
+    /// the producer hung (found by the AddressSanitizer run: trackprocessor's EOS vs NULL).
+    func testFlushBetweenEndAndWaitEndsTheWait() {
+        let queue = makeQueue(.dropOldest, capacity: 4)
+        let ticket = queue.endStream()
+        queue.setFlushing(true)
+        queue.setFlushing(false)
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Bool?>(nil)
+        Thread.detachNewThread {
+            outcome.withLock { $0 = queue.waitUntilEndAcknowledged(since: ticket) }
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success, "the wait saw the flush")
+        XCTAssertEqual(outcome.withLock { $0 }, false)
+    }
+
     /// A flush that starts and stops before the waiters run again (GstBaseSink's unlock /
     /// unlock_stop on PLAYING->PAUSED) still ends their waits: the EOS drain returns false
     /// instead of waiting for an end the flush discarded, a blocked producer gets .flushing.

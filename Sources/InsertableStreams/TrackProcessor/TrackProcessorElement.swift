@@ -278,11 +278,14 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
     /// the event, under the stream lock only: GstBaseSink would hold its PREROLL lock, which a
     /// state change to PLAYING also needs, while the worker may need exactly that state change
     /// (of the generator) to drain. State changes flush the ring (unlock) before they take it.
+    /// The pad's deactivation sets its FLUSHING flag, then calls unlock and unlock_stop at once:
+    /// a flush that ended before the wait began is seen by the ticket (flush after `endStream`)
+    /// or by the flag (flush before it).
     override func sinkPadEventBeforeBaseSink(_ event: UnsafeMutablePointer<GstEvent>) {
         guard swift_event_type(event) == GST_EVENT_EOS else { return }
-        ring.endStream()
-        guard running.withLock({ $0.worker != nil }) else { return }
-        if !ring.waitUntilEndAcknowledged() { Self.category.debug("EOS drain interrupted by a flush or stop", object: self) }
+        let ticket = ring.endStream()
+        guard running.withLock({ $0.worker != nil }), swift_pad_is_flushing(sinkPad) == 0 else { return }
+        if !ring.waitUntilEndAcknowledged(since: ticket) { Self.category.debug("EOS drain interrupted by a flush or stop", object: self) }
     }
 
     /// Flush-start and the way to READY: drop what waits, wake a drain and a blocked write.
