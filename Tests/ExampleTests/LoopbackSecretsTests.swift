@@ -29,12 +29,15 @@ final class LoopbackSecretsTests: XCTestCase {
                 guard let data, let message, let text = gst_debug_message_get(message) else { return }
                 Unmanaged<ParserLog>.fromOpaque(data).takeUnretainedValue().record(text)
             }, Unmanaged.passUnretained(self).toOpaque(), nil)
+            // The default log function (stderr) would print every captured line into the test output.
+            let removedDefault = gst_debug_remove_log_function(nil) > 0
             gst_debug_set_threshold_for_name("GST_PIPELINE", GST_LEVEL_LOG)
             gst_debug_set_threshold_for_name("default", GST_LEVEL_LOG)
             defer {
                 gst_debug_unset_threshold_for_name("GST_PIPELINE")
                 gst_debug_unset_threshold_for_name("default")
                 _ = gst_debug_remove_log_function_by_data(Unmanaged.passUnretained(self).toOpaque())
+                if removedDefault { gst_debug_add_log_function(gst_debug_log_default, nil, nil) }
                 gst_debug_set_active(wasActive)
             }
             try body()
