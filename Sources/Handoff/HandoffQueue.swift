@@ -12,6 +12,11 @@ public enum HandoffPolicy: Sendable, Equatable {
 /// items (messages, scheduled work) served before data and never dropped for room, and the
 /// stream's states: running, flushing, ended (reported once, after the data), shut down.
 ///
+/// Control items go first, but not forever: after `controlBurst` of them in a row while data
+/// waits, one data item is served, so an application flooding the control lane slows the stream
+/// down instead of stopping it. `pushBoundedControl` refuses (rather than queues) a control item
+/// once `controlCapacity` wait, for producers that must not grow the queue without bound.
+///
 /// All of it lives in one `ConditionLock<State>`; producers and the consumer sleep on its
 /// condition and are woken by state changes only, never by a timer. A waiter is signalled only
 /// when one sleeps (a frame that finds nobody waiting costs no wake-up).
@@ -64,6 +69,18 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
 
     public enum Mode: Sendable, Equatable { case running, flushing, shutdown }
 
+    /// What `pushBoundedControl` did with an item.
+    public enum ControlPushResult: Sendable, Equatable {
+        case accepted
+        /// Not taken: shut down, or flushing and the handlers do not keep it.
+        case closed
+        /// Not taken: `controlCapacity` control items already wait.
+        case full(waiting: Int)
+    }
+
+    /// Control items served in a row while data waits before one data item is served.
+    public static var controlBurst: Int { 16 }
+
     public struct State {
         @usableFromInline var data = FIFO<Data>()
         @usableFromInline var controls = FIFO<Control>()
@@ -89,18 +106,24 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         /// flush that starts and stops before the waiter runs again still ends the wait.
         @usableFromInline var interruptions: UInt64 = 0
         @usableFromInline var asyncWaiter: CheckedContinuation<Data?, Never>?
+        /// Control items served in a row while data waited (`controlBurst`).
+        @usableFromInline var controlsInARow = 0
 
         public var count: Int { data.count }
+        public var controlCount: Int { controls.count }
 
         @usableFromInline init(capacity: Int) { self.capacity = capacity }
     }
 
     public let policy: HandoffPolicy
+    /// The most control items `pushBoundedControl` lets wait.
+    public let controlCapacity: Int
     @usableFromInline let handlers: Handlers
     @usableFromInline let lock: ConditionLock<State>
 
-    public init(policy: HandoffPolicy, capacity: Int, handlers: Handlers = Handlers()) {
+    public init(policy: HandoffPolicy, capacity: Int, controlCapacity: Int = 256, handlers: Handlers = Handlers()) {
         self.policy = policy
+        self.controlCapacity = max(1, controlCapacity)
         self.handlers = handlers
         lock = ConditionLock(State(capacity: max(1, capacity)))
     }
@@ -183,6 +206,27 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         return accepted
     }
 
+    /// Adds a control item unless `controlCapacity` of them already wait (an application's
+    /// messages: a flood must not grow the queue without bound). Never waits, so the consumer's
+    /// own thread may call it. An item not accepted goes to `discardControl`.
+    @discardableResult
+    public func pushBoundedControl(_ item: Control) -> ControlPushResult {
+        let result: ControlPushResult = lock.withLock { locked in
+            switch locked.state.mode {
+            case .shutdown: return .closed
+            case .flushing where !handlers.keepsOnFlush(item): return .closed
+            default: break
+            }
+            let waiting = locked.state.controls.count
+            if waiting >= controlCapacity { return .full(waiting: waiting) }
+            locked.state.controls.append(item)
+            if locked.state.consumerWaiting { locked.broadcast() }
+            return .accepted
+        }
+        if result != .accepted { handlers.discardControl(item) }
+        return result
+    }
+
     /// Wakes producers waiting for room so that they re-check their `cancelled` condition.
     public func wakeProducers() {
         lock.withLock { locked in
@@ -237,9 +281,9 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
 
     // MARK: consumer side
 
-    /// The next item: control items first, then data in order, then the end of stream (once).
-    /// Blocks while there is nothing; returns `.flushing` at once while flushing and
-    /// `.shutdown` once shut down.
+    /// The next item: control items first (but one data item after `controlBurst` of them in a
+    /// row), then data in order, then the end of stream (once). Blocks while there is nothing;
+    /// returns `.flushing` at once while flushing and `.shutdown` once shut down.
     @inlinable
     public func next() -> Next {
         lock.withLock { locked in
@@ -249,8 +293,14 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
                 case .flushing: return .flushing
                 case .running: break
                 }
-                if let control = locked.state.controls.popFirst() { return .control(control) }
+                if locked.state.controlsInARow < Self.controlBurst || locked.state.data.isEmpty,
+                   let control = locked.state.controls.popFirst() {
+                    // Counted only while data waits behind it.
+                    locked.state.controlsInARow = locked.state.data.isEmpty ? 0 : locked.state.controlsInARow + 1
+                    return .control(control)
+                }
                 if let item = locked.state.data.popFirst() {
+                    locked.state.controlsInARow = 0
                     if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
                     if locked.state.producersWaiting > 0 { locked.broadcast() }
                     return .data(item)

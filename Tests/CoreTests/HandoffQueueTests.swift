@@ -50,6 +50,48 @@ final class HandoffQueueTests: XCTestCase {
         XCTAssertEqual(queue.droppedCount, 0)
     }
 
+    /// A flood of control items cannot stop the data: one data item after every
+    /// `controlBurst` controls served while data waited; without data waiting, controls only.
+    func testControlFloodLetsDataThrough() {
+        let queue = makeQueue(.block, capacity: 8)
+        let burst = Queue.controlBurst
+        for item in 1...3 { XCTAssertEqual(queue.push(item), .accepted) }
+        for index in 0..<(3 * burst + 2) { XCTAssertTrue(queue.pushControl("m\(index)")) }
+        var order: [String] = []
+        for _ in 0..<(3 * burst + 5) {
+            switch queue.next() {
+            case .control(let name): order.append(name)
+            case .data(let item): order.append("\(item)")
+            default: XCTFail("unexpected item")
+            }
+        }
+        let expected = (0..<burst).map { "m\($0)" } + ["1"] + (burst..<2 * burst).map { "m\($0)" } + ["2"]
+            + (2 * burst..<3 * burst).map { "m\($0)" } + ["3", "m\(3 * burst)", "m\(3 * burst + 1)"]
+        XCTAssertEqual(order, expected)
+        // Controls served while no data waited do not count towards the next burst.
+        for index in 0..<(2 * burst) { XCTAssertTrue(queue.pushControl("n\(index)")) }
+        for _ in 0..<(2 * burst) { guard case .control = queue.next() else { return XCTFail("only controls wait") } }
+        XCTAssertEqual(queue.push(4), .accepted)
+        XCTAssertTrue(queue.pushControl("last"))
+        guard case .control("last") = queue.next() else { return XCTFail("a control item still goes first") }
+        XCTAssertEqual(drain(queue, count: 1), [4])
+    }
+
+    func testBoundedControlRefusesWhenFullAndDiscardsTheItem() {
+        let discarded = Mutex<[String]>([])
+        let queue = HandoffQueue<Int, String>(policy: .block, capacity: 4, controlCapacity: 3, handlers: .init(
+            discardControl: { item in discarded.withLock { $0.append(item) } }))
+        for index in 0..<3 { XCTAssertEqual(queue.pushBoundedControl("m\(index)"), .accepted) }
+        XCTAssertEqual(queue.pushBoundedControl("m3"), .full(waiting: 3))
+        XCTAssertTrue(queue.pushControl("internal"), "the unbounded lane (the worker's own work) still takes items")
+        XCTAssertEqual(discarded.withLock { $0 }, ["m3"], "the refused item is discarded, once")
+        guard case .control("m0") = queue.next() else { return XCTFail("first in, first out") }
+        guard case .control("m1") = queue.next() else { return XCTFail("first in, first out") }
+        XCTAssertEqual(queue.pushBoundedControl("m4"), .accepted, "room again once the worker took some")
+        queue.shutDown()
+        XCTAssertEqual(queue.pushBoundedControl("m5"), .closed)
+    }
+
     func testDropOldestKeepsTheNewestAndCountsDrops() {
         let discards = Discards()
         let queue = makeQueue(.dropOldest, capacity: 3, discards: discards)

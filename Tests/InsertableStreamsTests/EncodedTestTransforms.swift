@@ -16,6 +16,8 @@ enum EncodedTestTransforms {
     static let seen = Mutex<[String: [Seen]]>([:])
     static let messages = Mutex<[String: [TransformMessage]]>([:])
     static let keyFrameRequests = Mutex<[String: Int]>([:])
+    /// `echo`'s `hold` message waits on it (the worker thread stays busy until the test signals).
+    static let gate = DispatchSemaphore(value: 0)
 
     static func frames(_ name: String) -> [Seen] { seen.withLock { $0[name] ?? [] } }
 
@@ -115,6 +117,8 @@ final class Echo: EncodedFrameTransformer {
     func receive(message: TransformMessage, controller: EncodedTransformController) throws {
         EncodedTestTransforms.messages.withLock { $0[controller.options.string("name") ?? "", default: []].append(message) }
         switch message.name {
+        case "hold":
+            EncodedTestTransforms.gate.wait()
         case "ping":
             var answer = message
             answer.name = "pong"

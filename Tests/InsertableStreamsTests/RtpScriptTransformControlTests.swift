@@ -39,6 +39,31 @@ final class RtpScriptTransformControlTests: XCTestCase {
         XCTAssertTrue(pipeline.warnings.contains { $0.text.contains("post-message: the transform is not running, message ping dropped") }, "\(pipeline.messages)")
     }
 
+    /// An application posting faster than the worker handles messages: the lane holds 256, the
+    /// rest are refused with a warning naming the message (not its fields), nothing accepted is
+    /// lost, and frames flow again once the worker is free.
+    func testMessageFloodIsBoundedAndSaysSo() throws {
+        let pipeline = try TestPipeline("\(Self.liveVP8) ! rtpscripttransform name=t worker=echo options=\"options,name=flood\" ! fakesink")
+        pipeline.play()
+        XCTAssertTrue(waitUntil(5) { pipeline.uint64("t", "total-frames") > 0 })
+        let element = pipeline.element("t")
+        postMessage(element, "hold")
+        XCTAssertTrue(waitUntil(5) { EncodedTestTransforms.messages.withLock { $0["flood"]?.last?.name == "hold" } }, "the worker holds")
+        for index in 0..<300 { postMessage(element, "ping, n=(int)\(index), key=(buffer)0a0b0c") }
+        pipeline.drainBus()
+        let refusals = pipeline.warnings.filter { $0.text.contains("post-message: 256 messages already wait for the transform, message ping dropped") }
+        XCTAssertEqual(refusals.count, 44, "\(pipeline.warnings.map(\.text))")
+        XCTAssertFalse(pipeline.warnings.contains { $0.text.contains("0a0b0c") || $0.debug.contains("0a0b0c") }, "fields are not quoted")
+        let framesWhileHeld = pipeline.uint64("t", "total-frames")
+        EncodedTestTransforms.gate.signal()
+        XCTAssertTrue(waitUntil(10) { (EncodedTestTransforms.messages.withLock { $0["flood"] ?? [] }).filter { $0.name == "ping" }.count == 256 })
+        let pings = EncodedTestTransforms.messages.withLock { $0["flood"] ?? [] }.filter { $0.name == "ping" }.compactMap { $0.integer("n") }
+        XCTAssertEqual(pings, Array(0..<256), "the accepted messages, in order, each once")
+        XCTAssertTrue(waitUntil(5) { pipeline.uint64("t", "total-frames") > framesWhileHeld + 5 }, "frames flow again")
+        postMessage(element, "ping, n=(int)1000")
+        XCTAssertNotNil(pipeline.waitFor(timeout: 5) { $0.kind == .element && $0.structure.contains("n=(int)1000") }, "room again")
+    }
+
     // MARK: key frames
 
     func testGenerateKeyFrameYieldsAKeyFrame() throws {

@@ -109,10 +109,9 @@ final class RtpScriptTransformElement: ElementSubclass, HasSettings, TransformMe
 
     // MARK: messages (TransformMessaging)
 
-    func deliverToTransforms(_ message: TransformMessage) -> Bool {
-        guard let worker else { return false }
-        worker.deliver(message)
-        return true
+    func deliverToTransforms(_ message: TransformMessage) -> MessageDelivery {
+        guard let worker else { return .notRunning }
+        return worker.deliver(message)
     }
 
     var whenTransformsRun: String {

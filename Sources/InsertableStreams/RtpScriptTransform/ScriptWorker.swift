@@ -134,9 +134,9 @@ final class ScriptWorker: EncodedTransformHost, ApplicationSignalHost, @unchecke
         queue.push(.event(event)) == .accepted
     }
 
-    /// `post-message`: delivered to every transform on the worker thread.
-    func deliver(_ message: TransformMessage) {
-        queue.pushControl(.message(message))
+    /// `post-message`: delivered to every transform on the worker thread (bounded lane).
+    func deliver(_ message: TransformMessage) -> MessageDelivery {
+        MessageDelivery(queue.pushBoundedControl(.message(message)))
     }
 
     /// An upstream force-key-unit event from downstream (PLI/FIR on the send side). When the

@@ -179,5 +179,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     var signalElement: ElementSubclass { element }
 
     /// `post-message`: delivered to every transform on the worker thread, after what waits.
-    func deliver(_ message: TransformMessage) { ring.pushControl(.message(message)) }
+    func deliver(_ message: TransformMessage) -> MessageDelivery {
+        MessageDelivery(ring.pushBoundedControl(.message(message)))
+    }
 }

@@ -174,10 +174,9 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
 
     // MARK: messages (TransformMessaging)
 
-    func deliverToTransforms(_ message: TransformMessage) -> Bool {
-        guard let worker = running.withLock({ $0.worker }) else { return false }
-        worker.deliver(message)
-        return true
+    func deliverToTransforms(_ message: TransformMessage) -> MessageDelivery {
+        guard let worker = running.withLock({ $0.worker }) else { return .notRunning }
+        return worker.deliver(message)
     }
 
     var whenTransformsRun: String {
