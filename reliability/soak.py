@@ -58,10 +58,8 @@ def proc_status():
     return int(fields["VmRSS"].split()[0]), int(fields["Threads"]), fds
 
 
-def malloc_in_use_kb():
-    """Bytes handed out by glibc's malloc and not freed (all arenas, plus mmapped chunks), in kB:
-    what RSS would be without the allocator's retained free memory and the mapped libraries.
-    None when mallinfo2 is missing (glibc < 2.33)."""
+def mallinfo():
+    """glibc's mallinfo2 (all arenas), or None when it is missing (glibc < 2.33)."""
     import ctypes
 
     class MallInfo2(ctypes.Structure):
@@ -72,8 +70,23 @@ def malloc_in_use_kb():
         libc.mallinfo2.restype = MallInfo2
     except (OSError, AttributeError):
         return None
-    info = libc.mallinfo2()
-    return (info.uordblks + info.hblkhd) // 1024
+    return libc.mallinfo2()
+
+
+def malloc_in_use_kb():
+    """Bytes handed out by glibc's malloc and not freed (all arenas, plus mmapped chunks), in kB:
+    what RSS would be without the allocator's retained free memory and the mapped libraries."""
+    info = mallinfo()
+    return None if info is None else (info.uordblks + info.hblkhd) // 1024
+
+
+def mapped_blocks():
+    """(count, kB) of the chunks malloc gave its own mmap: with MALLOC_MMAP_THRESHOLD_ fixed at
+    1 MiB (scripts/soak.sh sets it) these are exactly the large blocks alive, i.e. the 1080p
+    frames (7.9 MiB each) and nothing of the call (its largest buffers are below 1 MiB); each
+    is unmapped when freed, so it leaves RSS at once."""
+    info = mallinfo()
+    return (None, None) if info is None else (info.hblks, info.hblkhd // 1024)
 
 
 def cpu_seconds():
@@ -355,6 +368,7 @@ def run(args):
         "pid": os.getpid(), "cpus": os.cpu_count(),
         "gst": Gst.version_string(),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
     }
 
     def write(final=False):
@@ -369,9 +383,11 @@ def run(args):
 
     def take_sample():
         rss, threads, fds = proc_status()
+        blocks, blocks_kb = mapped_blocks()
         now = time.monotonic() - started
         sample = {
             "t": round(now, 2), "rss_kb": rss, "threads": threads, "fds": fds, "malloc_in_use_kb": malloc_in_use_kb(),
+            "mapped_blocks": blocks, "mapped_kb": blocks_kb,
             "cpu_s": round(cpu_seconds(), 2), "load1": round(os.getloadavg()[0], 2),
             "video_sent": counters.video_sent, "video_decoded": counters.video_decoded,
             "video_intact": counters.video_intact, "audio_sent": counters.audio_sent,
@@ -539,7 +555,18 @@ def report(args):
     if len(after) < 6:
         failures.append(f"only {len(after)} samples after warm-up")
     informative = ["malloc_in_use_kb"] if after and after[0].get("malloc_in_use_kb") is not None else []
-    for metric in ["rss_kb", "fds", "threads"] + informative:
+    # With every large block mmapped (meta["mmap_threshold"], set by scripts/soak.sh), RSS is
+    # the rest of the process plus exactly the frames alive at the sampling instant: the rest
+    # ("rss_beyond_frames_kb") is what must not grow, and the number of frames alive must not
+    # trend up. Without it, RSS moves by whole frames and only the fit of RSS is checked.
+    exact = bool(meta.get("mmap_threshold")) and all(s.get("mapped_kb") is not None for s in samples)
+    summary["frames_accounted"] = exact
+    if exact:
+        for s in samples:
+            s["rss_beyond_frames_kb"] = s["rss_kb"] - s["mapped_kb"]
+    checked = (["rss_beyond_frames_kb"] if exact else []) + ["rss_kb", "fds", "threads"]
+    fit_only = {"rss_kb"} if exact else set()
+    for metric in checked + informative:
         if len(after) < 2:
             break
         points = [(s["t"], s[metric]) for s in after]
@@ -567,9 +594,24 @@ def report(args):
             "growth_percent_fit": round(growth_fit, 3),
         }
         summary[metric] = entry
-        worst = max(growth_medians, growth_fit)  # shrinking is not growth
+        worst = growth_fit if metric in fit_only else max(growth_medians, growth_fit)  # shrinking is not growth
+        entry["criterion"] = "fit" if metric in fit_only else "medians and fit"
         if metric not in informative and not worst <= args.limit:
             failures.append(f"{metric} grew {growth_medians:.2f}% (medians) / {growth_fit:.2f}% (fit) after warm-up")
+    if exact and len(after) >= 2:
+        # Frames alive: a count of a few, so the limit is absolute: the fit over the run after
+        # warm-up may not rise by one whole frame.
+        slope, intercept = theil_sen([(s["t"], s["mapped_blocks"]) for s in after])
+        rise = slope * (after[-1]["t"] - after[0]["t"])
+        counts = [s["mapped_blocks"] for s in after]
+        summary["mapped_blocks"] = {
+            "min_after_warm_up": min(counts), "max_after_warm_up": max(counts),
+            "median_first": median(counts[:max(1, min(30, len(after) // 4))]),
+            "median_last": median(counts[-max(1, min(30, len(after) // 4)):]),
+            "fit_rise_over_run": round(rise, 3), "criterion": "fit rises by less than 1 block",
+        }
+        if not rise < 1:
+            failures.append(f"the large blocks alive (frames) rose by {rise:.2f} over the run after warm-up (fit)")
     if samples:
         last, first = samples[-1], samples[0]
         span = last["t"] - first["t"]
@@ -646,9 +688,13 @@ def plot(samples, warm_up, summary, meta, path):
             in_use = [s["malloc_in_use_kb"] / 1024 for s in samples]
             axis.plot(minutes, in_use, linewidth=1, color="tab:purple", label="malloc'd, not freed (mallinfo2)")
             values = values + in_use
+        if metric == "rss_kb" and summary.get("frames_accounted"):
+            beyond = [s["rss_beyond_frames_kb"] / 1024 for s in samples]
+            axis.plot(minutes, beyond, linewidth=1, color="tab:orange", label="VmRSS minus the frames alive (mmapped blocks)")
+            values = values + beyond
         axis.set_ylabel(label)
         axis.axvspan(0, warm_up / 60, color="0.9", label="warm-up")
-        entry = summary.get(metric)
+        entry = summary.get("rss_beyond_frames_kb" if metric == "rss_kb" and summary.get("frames_accounted") else metric)
         if entry:
             scale = 1024 if metric == "rss_kb" else 1
             base = entry["median_first"] / scale
@@ -656,7 +702,8 @@ def plot(samples, warm_up, summary, meta, path):
             axis.fill_between([warm_up / 60, minutes[-1]], base * (1 - limit), base * (1 + limit), color="tab:green",
                               alpha=0.15, label=f"±{summary['limit_percent']:g}% of the first 5 min's median")
             show = (lambda v: f"{v / 1024:.1f} MiB") if metric == "rss_kb" else str
-            axis.set_title(f"{label}: {show(entry['at_warm_up_end'])} at end of warm-up, {show(entry['at_end'])} at end; "
+            what = "beyond the frames alive" if entry is summary.get("rss_beyond_frames_kb") else label
+            axis.set_title(f"{what}: {show(entry['at_warm_up_end'])} at end of warm-up, {show(entry['at_end'])} at end; "
                            f"growth {entry['growth_percent_medians']:+.2f}% (medians), {entry['growth_percent_fit']:+.2f}% (fit)",
                            fontsize=9)
         low, high = min(values), max(values)

@@ -68,4 +68,10 @@ echo "tests: exit $status in $((end - built)) s; sanitizer report files: $count,
 if [ "$count" -gt 0 ]; then
   cat "$reports"/* | grep -E '^(WARNING|SUMMARY|==[0-9]+==ERROR)' | sort | uniq -c | sort -rn | head -40
 fi
-[ "$status" -eq 0 ] && [ "$count" -eq 0 ]
+# A report file may hold only LeakSanitizer's "Suppressions used" table (print_suppressions=1):
+# that is not a report; an error or a ThreadSanitizer warning is.
+if [ "$count" -gt 0 ]; then
+  echo "suppressions used (count, bytes, pattern), all report files together:"
+  cat "$reports"/* | awk '/^Suppressions used:/ {on = 1; next} /^-+$/ {on = 0} on && $1 ~ /^[0-9]+$/' | sort -k3 | head -20
+fi
+[ "$status" -eq 0 ] && [ "$warnings" -eq 0 ]

@@ -159,7 +159,7 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
 
     /// What stays the same for the element's whole stream, read once (each read is a cast of
     /// the controller's host): the side, and the rid as a C string.
-    private var stream: (side: UInt32, rid: UnsafeMutablePointer<CChar>?)?
+    @exclusivity(unchecked) private var stream: (side: UInt32, rid: UnsafeMutablePointer<CChar>?)?
 
     deinit { free(stream?.rid) }
 

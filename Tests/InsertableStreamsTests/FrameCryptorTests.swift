@@ -370,10 +370,12 @@ final class FrameCryptorTests: XCTestCase {
 
     /// A live call: the sender ratchets its key mid-stream (`ratchet-key`); the receiver follows
     /// through its ratchet window (`framecryptor-ratchet`) without losing a frame. Then a new
-    /// key at another key index: the receiver holds both, no frame lost.
+    /// key at another key index: the receiver holds both, no frame lost. The stream ends (EOS)
+    /// only once frames under the new key crossed, however long the key work took (PBKDF2 is
+    /// ~100x slower under AddressSanitizer, and a loaded machine is slow too).
     func testRatchetAndKeyChangeMidStreamLoseNoFrame() throws {
         let pipeline = try TestPipeline("""
-            audiotestsrc is-live=true num-buffers=150 samplesperbuffer=960 ! opusenc ! tee name=t
+            audiotestsrc is-live=true samplesperbuffer=960 ! opusenc ! tee name=t
             t. ! queue ! fakesink name=reference
             t. ! queue ! \(Self.framecryptor("send", name: "sender")) ! identity name=wire ! rtpopuspay ! rtpopusdepay ! \
             \(Self.framecryptor("receive", name: "receiver")) ! fakesink name=out
@@ -389,8 +391,11 @@ final class FrameCryptorTests: XCTestCase {
             receiverMessages.values.contains { $0.hasPrefix("framecryptor-keys") && (try? TransformMessage(parsing: $0).string("key-indices")) == "0,1" }
         }, "\(receiverMessages.values)")
         postMessage(pipeline.element("sender"), "set-key, passphrase=(string)\"second\", key-index=(int)1")
+        XCTAssertTrue(waitUntil(60) { wire.buffers.suffix(10).count == 10 && wire.buffers.suffix(10).allSatisfy { $0.bytes.last == 1 } },
+                      "frames under key index 1 cross")
+        XCTAssertTrue(gst_element_send_event(pipeline.pipeline, gst_event_new_eos()) != 0)
         XCTAssertTrue(pipeline.waitFor(timeout: 30) { $0.kind == .endOfStream || $0.kind == .error }?.kind == .endOfStream, "\(pipeline.messages)")
-        XCTAssertGreaterThanOrEqual(reference.count, 150)
+        XCTAssertGreaterThanOrEqual(reference.count, 50)
         XCTAssertEqual(output.buffers.map(\.bytes), reference.buffers.map(\.bytes), "every frame decrypted, in order")
         let indices = wire.buffers.map { $0.bytes.last ?? 255 }
         let firstNew = try XCTUnwrap(indices.firstIndex(of: 1))
