@@ -14,27 +14,38 @@ extension ElementSubclass {
               let pad = gst_pad_new_from_template(padTemplate, template) else {
             preconditionFailure("\(Self.typeName) has no pad template named \(template)")
         }
+        // Each function's user data (the pad's chaindata/eventdata/querydata) is this element,
+        // unretained: the element owns the pad and outlives every call on it. Reading it costs a
+        // load, where finding the element through its GType costs GLib's type lock and a qdata
+        // lookup on every buffer.
+        let element = Unmanaged.passUnretained(self as ElementSubclass).toOpaque()
         if padTemplate.pointee.direction == GST_PAD_SINK {
-            gst_pad_set_chain_function_full(pad, { pad, parent, buffer in
-                guard let pad, let parent, let buffer, let element = TypeRegistry.implementation(of: parent) else {
+            gst_pad_set_chain_function_full(pad, { pad, _, buffer in
+                guard let pad, let buffer, let element = padElement(pad.pointee.chaindata) else {
                     if let buffer { gst_buffer_unref(buffer) }
                     return GST_FLOW_ERROR
                 }
                 return element.chain(pad: pad, buffer: buffer)
-            }, nil, nil)
+            }, element, nil)
         }
-        gst_pad_set_event_function_full(pad, { pad, parent, event in
-            guard let pad, let parent, let event, let element = TypeRegistry.implementation(of: parent) else {
+        gst_pad_set_event_function_full(pad, { pad, _, event in
+            guard let pad, let event, let element = padElement(pad.pointee.eventdata) else {
                 if let event { gst_event_unref(event) }
                 return 0
             }
             return element.event(pad: pad, event: event) ? 1 : 0
-        }, nil, nil)
-        gst_pad_set_query_function_full(pad, { pad, parent, query in
-            guard let pad, let parent, let query, let element = TypeRegistry.implementation(of: parent) else { return 0 }
+        }, element, nil)
+        gst_pad_set_query_function_full(pad, { pad, _, query in
+            guard let pad, let query, let element = padElement(pad.pointee.querydata) else { return 0 }
             return element.query(pad: pad, query: query) ? 1 : 0
-        }, nil, nil)
+        }, element, nil)
         _ = gst_element_add_pad(elementPointer, pad)
         return pad
     }
+}
+
+/// The element a pad function's user data names.
+@inline(__always)
+private func padElement(_ data: gpointer?) -> ElementSubclass? {
+    data.map { Unmanaged<ElementSubclass>.fromOpaque($0).takeUnretainedValue() }
 }

@@ -1,4 +1,5 @@
 import CGStreamer
+import Synchronization
 
 /// Everything the bridge knows about one Swift-implemented GType. Created once per type at
 /// registration and never freed (GTypes are never unregistered either).
@@ -29,6 +30,14 @@ public enum TypeRegistry {
     nonisolated(unsafe) private static var lock = GMutex()
     nonisolated(unsafe) private static var registered: [ObjectIdentifier: GType] = [:]
     static let recordQuark: GQuark = g_quark_from_string("swift-gst-bridge-type-record")
+
+    /// The types registered so far and their records, for `record(forType:)` on every buffer
+    /// without GLib's type lock and qdata lookup: an entry is written once (under `lock`) before
+    /// `knownCount` publishes it, and read only below the published count.
+    private static let knownCapacity = 32
+    nonisolated(unsafe) private static let knownTypes = UnsafeMutablePointer<(type: GType, record: UnsafeMutableRawPointer)>
+        .allocate(capacity: knownCapacity)
+    private static let knownCount = Atomic<Int>(0)
 
     /// Registers `swiftClass` (idempotent) and returns its GType.
     public static func register(_ swiftClass: ElementSubclass.Type) -> GType {
@@ -66,11 +75,20 @@ public enum TypeRegistry {
         let type = swiftClass.typeName.withCString { g_type_register_static(parentType, $0, &info, GTypeFlags(0)) }
         precondition(type != 0, "g_type_register_static failed for \(swiftClass.typeName)")
         registered[ObjectIdentifier(swiftClass)] = type
+        let known = knownCount.load(ordering: .relaxed)
+        if known < knownCapacity {
+            (knownTypes + known).initialize(to: (type, recordPointer))
+            knownCount.store(known + 1, ordering: .releasing)
+        }
         return type
     }
 
     /// The record of the nearest Swift-implemented type at or above `type`.
     static func record(forType type: GType) -> TypeRecord? {
+        let known = knownCount.load(ordering: .acquiring)
+        for index in 0..<known where knownTypes[index].type == type {
+            return Unmanaged<TypeRecord>.fromOpaque(knownTypes[index].record).takeUnretainedValue()
+        }
         var current = type
         while current != 0 {
             if let data = g_type_get_qdata(current, recordQuark) {
