@@ -44,8 +44,11 @@ extension ElementSubclass {
     }
 }
 
-/// The element a pad function's user data names.
+/// The element a pad function's user data names (with the edge from its creation, as
+/// `TypeRegistry.implementation(of:)` declares it to ThreadSanitizer).
 @inline(__always)
 private func padElement(_ data: gpointer?) -> ElementSubclass? {
-    data.map { Unmanaged<ElementSubclass>.fromOpaque($0).takeUnretainedValue() }
+    guard let data else { return nil }
+    ThreadSanitizerEdges.acquire(data)
+    return Unmanaged<ElementSubclass>.fromOpaque(data).takeUnretainedValue()
 }

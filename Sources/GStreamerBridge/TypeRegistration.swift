@@ -70,7 +70,14 @@ public enum TypeRegistry {
                 element: UnsafeMutableRawPointer(instance).assumingMemoryBound(to: GstElement.self))
             let slot = (UnsafeMutableRawPointer(instance) + record.implementationOffset)
                 .assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
-            slot.pointee = Unmanaged.passRetained(implementation).toOpaque()
+            let object = Unmanaged.passRetained(implementation).toOpaque()
+            slot.pointee = object
+            // The element reaches streaming threads through GLib (a pad function, a GstTask),
+            // whose futex-based hand-offs ThreadSanitizer cannot see; `implementation(of:)`
+            // acquires the instance's address, the pad functions (given the Swift object) the
+            // object's.
+            ThreadSanitizerEdges.release(UnsafeMutableRawPointer(instance))
+            ThreadSanitizerEdges.release(object)
         }
         let type = swiftClass.typeName.withCString { g_type_register_static(parentType, $0, &info, GTypeFlags(0)) }
         precondition(type != 0, "g_type_register_static failed for \(swiftClass.typeName)")
@@ -104,6 +111,7 @@ public enum TypeRegistry {
         guard let record = record(forType: swift_type_from_instance(instance)) else { return nil }
         let slot = (instance + record.implementationOffset).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
         guard let pointer = slot.pointee else { return nil }
+        ThreadSanitizerEdges.acquire(instance)
         return Unmanaged<ElementSubclass>.fromOpaque(pointer).takeUnretainedValue()
     }
 
