@@ -242,9 +242,10 @@ def before_after_markdown(add, results):
     if not raw and not encoded:
         return
     sections = [section for section in (raw, encoded) if section]
-    baseline = sections[0]["baseline"]
-    label = baseline.get("label")
-    add(f"## Before/after {label} (one run)" if label else "## Before/after: this build vs a baseline build (one run)")
+    labels = list(dict.fromkeys(section["baseline"].get("label") for section in sections if section["baseline"].get("label")))
+    # Sections measured in different runs may compare with different baselines: name them all.
+    add(f"## Before/after {' and '.join(labels)} (one run each)" if len(labels) > 1 else
+        f"## Before/after {labels[0]} (one run)" if labels else "## Before/after: this build vs a baseline build (one run)")
     add("")
     named = [(section, name) for section, name in ((raw, "Raw frames"), (encoded, "Encoded transforms")) if section]
     if len(named) == 2 and raw["run"] == encoded["run"] and raw["baseline"] == encoded["baseline"]:
@@ -252,7 +253,7 @@ def before_after_markdown(add, results):
     for section, name in named:
         if section:
             b, run = section["baseline"], section["run"]
-            add(f"- {name} ({run['date']}): after = the plugin under test, package commit {run['commit']} "
+            add(f"- {name}{' (' + b['label'] + ')' if b.get('label') and len(labels) > 1 else ''} ({run['date']}): after = the plugin under test, package commit {run['commit']} "
                 f"(sha256 {(b['ours_sha256'] or 'unknown')[:12]}); before = the baseline plugin `{b['plugin']}`, "
                 f"built from commit {b['commit']} (sha256 {b['sha256'][:12]}).")
     add("")
