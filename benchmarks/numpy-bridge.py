@@ -62,8 +62,9 @@ import vignette  # noqa: E402  (examples/python/vignette.py: apply(), frame_arra
 Gst.init(None)
 
 WIDTH, HEIGHT = 1280, 720
-VARIANTS = ("plugin", "bridge-signal", "bridge-pull")
-SLOW_VARIANTS = VARIANTS + ("bridge-pull-drop",)
+VARIANTS = ("plugin", "plugin-ring", "bridge-signal", "bridge-pull")
+SLOW_VARIANTS = ("plugin", "bridge-signal", "bridge-pull", "bridge-pull-drop")
+BRIDGES = ("bridge-signal", "bridge-pull")
 _channel = [0]
 
 
@@ -188,9 +189,15 @@ def bridge_process(sample):
 
 
 class PluginRun:
-    def __init__(self, live, frames, sleep_s, check, default_ring=False):
+    # The ring of the non-live runs: "leaky-no" = the default 1-frame ring with leaky=no (upstream
+    # waits for the handler: what a non-live source needs); "full" = leaky=downstream (the
+    # default) with a ring of N frames (nothing dropped, the source runs ahead); "default" = the
+    # element's defaults (frames are dropped).
+    RINGS = {"leaky-no": " leaky=no", "full": " max-buffer-size={frames}", "default": ""}
+
+    def __init__(self, live, frames, sleep_s, check, ring="leaky-no"):
         channel = next_channel()
-        ring = "" if default_ring else f" max-buffer-size={frames}"
+        ring = self.RINGS[ring].format(frames=frames)
         if live:
             source = f"videotestsrc name=src is-live=true ! {caps_text(30)} ! trackprocessor name=proc worker=app pipe-to={channel}"
         else:
@@ -316,6 +323,8 @@ class BridgeRun:
 def make_run(variant, live, frames, sleep_s=0.0, check=False):
     if variant == "plugin":
         return PluginRun(live, frames, sleep_s, check)
+    if variant == "plugin-ring":
+        return PluginRun(live, frames, sleep_s, check, ring="full")
     return BridgeRun(variant.split("-")[1], live, frames, sleep_s, check, drop=variant.endswith("-drop"))
 
 
@@ -350,7 +359,7 @@ def throughput_run(variant, frames, check=False):
 def default_ring_run(frames):
     """The plugin variant of (a) with the ring left at its default (1 frame): the non-live source
     outruns the handler and the ring drops frames (informational, not a throughput figure)."""
-    run = PluginRun(live=False, frames=frames, sleep_s=0.0, check=False, default_ring=True)
+    run = PluginRun(live=False, frames=frames, sleep_s=0.0, check=False, ring="default")
     try:
         t0 = time.monotonic()
         run.start()
@@ -500,8 +509,8 @@ def main():
                   f"sink {result['at_sink']}, dropped {result['dropped']}, waiting {result['waiting_at_end']}, "
                   f"lag behind live: median {result['lag_ms_median']:.0f} ms, last {result['lag_ms_last']:.0f} ms", flush=True)
 
-    def ratios(key, bridge):
-        return [p[key] / b[key] for p, b in zip(throughput["plugin"], throughput[bridge])]
+    def ratios(key, plugin, bridge):
+        return [p[key] / b[key] for p, b in zip(throughput[plugin], throughput[bridge])]
 
     summary = {"throughput": {}, "slow": {}}
     for variant in VARIANTS:
@@ -509,9 +518,11 @@ def main():
         summary["throughput"][variant] = {key: spread([r[key] for r in runs])
                                           for key in ("fps", "cpu_ms_per_frame", "user_ms_per_frame", "sys_ms_per_frame",
                                                       "handler_ms_per_frame")}
-    for bridge in VARIANTS[1:]:
-        summary["throughput"]["plugin_over_" + bridge] = {"fps": spread(ratios("fps", bridge)),
-                                                          "cpu_ms_per_frame": spread(ratios("cpu_ms_per_frame", bridge))}
+    for plugin in ("plugin", "plugin-ring"):
+        for bridge in BRIDGES:
+            summary["throughput"][plugin + "_over_" + bridge] = {
+                "fps": spread(ratios("fps", plugin, bridge)),
+                "cpu_ms_per_frame": spread(ratios("cpu_ms_per_frame", plugin, bridge))}
     for variant in SLOW_VARIANTS:
         runs = slow[variant]
         summary["slow"][variant] = {key: spread([r[key] for r in runs])

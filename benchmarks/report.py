@@ -137,8 +137,13 @@ def numpy_bridge_markdown(add, data):
         add("Each variant's output was checked against `apply()` of its input in this run: "
             + ", ".join(f"{name} **{ok}**" for name, ok in checks.items()) + ".")
     add("")
+    ring_variant = "plugin-ring" in through
     add("- **plugin**: `videotestsrc ! caps ! trackprocessor worker=app pipe-to=out` + `trackgenerator name=out ! fakesink`,")
-    add("  handler `vignette.make_handler()` on `transform-frame` (runs on the processor's worker thread).")
+    add("  handler `vignette.make_handler()` on `transform-frame` (runs on the processor's worker thread)."
+        + (" Non-live runs: `leaky=no` (the default 1-frame ring; upstream waits for the handler)." if ring_variant else ""))
+    if ring_variant:
+        add("- **plugin-ring** (non-live only): the plugin with the ring at its default policy (`leaky=downstream`, drop the")
+        add("  oldest) and `max-buffer-size=N`, so that nothing is dropped: the source runs ahead into the ring.")
     add("- **bridge-signal**: `videotestsrc ! caps ! appsink emit-signals=true`; the `new-sample` callback pulls the sample,")
     add("  runs the numpy code and `push_buffer`s the result (PTS, DTS, duration copied) into `appsrc format=time caps=... !")
     add("  fakesink` (a second pipeline). The callback runs in the appsink's streaming thread: upstream waits for it.")
@@ -150,34 +155,51 @@ def numpy_bridge_markdown(add, data):
     n, rounds = settings["frames"], settings["rounds"]
     add(f"### (a) Throughput, non-live source ({n} frames x {rounds} rounds; higher fps is better)")
     add("")
-    add(f"`videotestsrc num-buffers={n}`, every sink `sync=false`, `trackprocessor sync=false max-buffer-size={n}`")
-    add(f"(its ring holds every frame, so none is dropped). fps = {n} / wall time from PLAYING to the EOS of the last")
+    if ring_variant:
+        add(f"`videotestsrc num-buffers={n}`, every sink `sync=false`; plugin: `trackprocessor sync=false leaky=no`;")
+        add(f"plugin-ring: `trackprocessor sync=false max-buffer-size={n}` (its ring holds every frame, so none is dropped).")
+    else:
+        add(f"`videotestsrc num-buffers={n}`, every sink `sync=false`, `trackprocessor sync=false max-buffer-size={n}`")
+        add("(its ring holds every frame, so none is dropped).")
+    add(f"fps = {n} / wall time from PLAYING to the EOS of the last")
     add("pipeline; CPU = process CPU time (all threads) over the same span, per frame; handler = wall time inside the")
     add("numpy code per frame. Every run delivered N of N frames (checked). Rounds interleave the variants, in reverse")
     add("order every other round, after one unmeasured warm-up run of each. Ratios are per round, plugin / bridge.")
     add("")
-    add("| Variant | fps | CPU ms/frame (user + sys) | handler ms/frame | plugin / this: fps | plugin / this: CPU per frame |")
-    add("|---|---|---|---|---|---|")
-    for variant in ("plugin", "bridge-signal", "bridge-pull"):
+    plugins = ("plugin", "plugin-ring") if ring_variant else ("plugin",)
+    bridges = ("bridge-signal", "bridge-pull")
+
+    def ratio_of(plugin, bridge):
+        return through.get(plugin + "_over_" + bridge) or (through.get("plugin_over_" + bridge) if plugin == "plugin" else None)
+
+    header = "| Variant | fps | CPU ms/frame (user + sys) | handler ms/frame |"
+    for plugin in plugins:
+        header += f" {plugin} / this: fps | {plugin} / this: CPU per frame |"
+    add(header)
+    add("|---|---|---|---|" + "---|---|" * len(plugins))
+    for variant in plugins + bridges:
         t = through[variant]
-        ratio = through.get("plugin_over_" + variant)
         cpu = (f"{fig(t['cpu_ms_per_frame'], 2)} ({t['user_ms_per_frame']['median']:.2f} + "
                f"{t['sys_ms_per_frame']['median']:.2f})")
-        add(f"| {variant} | {fig(t['fps'])} | {cpu} | {fig(t['handler_ms_per_frame'], 2)} | "
-            f"{fig(ratio['fps'], 2) if ratio else '-'} | {fig(ratio['cpu_ms_per_frame'], 2) if ratio else '-'} |")
+        row = f"| {variant} | {fig(t['fps'])} | {cpu} | {fig(t['handler_ms_per_frame'], 2)} |"
+        for plugin in plugins:
+            ratio = ratio_of(plugin, variant) if variant in bridges else None
+            row += f" {fig(ratio['fps'], 2) if ratio else '-'} | {fig(ratio['cpu_ms_per_frame'], 2) if ratio else '-'} |"
+        add(row)
     add("")
-    for bridge in ("bridge-signal", "bridge-pull"):
-        ratio = through["plugin_over_" + bridge]["fps"]
-        answer = "yes" if ratio["median"] >= 1 else "**no**"
-        if ratio["min"] < 1 <= ratio["max"]:
-            answer += " (not robust: the per-round range straddles 1)"
-        add(f"- At least as many frames per second as {bridge}? {answer}: median ratio {ratio['median']:.2f}.")
+    for plugin in plugins:
+        for bridge in bridges:
+            ratio = ratio_of(plugin, bridge)["fps"]
+            answer = "yes" if ratio["median"] >= 1 else "**no**"
+            if ratio["min"] < 1 <= ratio["max"]:
+                answer += " (not robust: the per-round range straddles 1)"
+            add(f"- {plugin}: at least as many frames per second as {bridge}? {answer}: median ratio {ratio['median']:.2f}.")
     default_ring = data.get("plugin_default_ring")
     if default_ring:
-        add(f"- With the ring left at its default (1 frame) the non-live source outruns the handler: the plugin "
-            f"handled {default_ring['handled']} of {default_ring['frames']} frames and dropped "
-            f"{default_ring['dropped']} (`discarded-frames`). `trackprocessor` never makes upstream wait, so a "
-            "non-live source needs `max-buffer-size` as large as the backlog (here N).")
+        add(f"- With the element's defaults (1-frame ring, `leaky=downstream`) the non-live source outruns the handler: "
+            f"the plugin handled {default_ring['handled']} of {default_ring['frames']} frames and dropped "
+            f"{default_ring['dropped']} (`discarded-frames`), as MediaStreamTrackProcessor does for a live track. "
+            "A non-live source needs `leaky=no` (upstream waits) or a ring as large as the backlog.")
     add("")
     add(f"### (b) Slow handler, live source ({settings['live_fps']} fps, handler + `time.sleep({settings['sleep_ms'] / 1000:g})`, "
         f"{settings['slow_seconds']:g} s x {settings['slow_rounds']} rounds)")

@@ -86,6 +86,8 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         @usableFromInline var controls = FIFO<Control>()
         @usableFromInline var counted = 0
         public var capacity: Int
+        /// What a full queue does with one more data item (`setPolicy`).
+        public var policy: HandoffPolicy
         public var mode: Mode = .running
         /// The producer ended the stream (`endStream`); `.endOfStream` follows the data.
         public var ended = false
@@ -112,20 +114,21 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         public var count: Int { data.count }
         public var controlCount: Int { controls.count }
 
-        @usableFromInline init(capacity: Int) { self.capacity = capacity }
+        @usableFromInline init(capacity: Int, policy: HandoffPolicy) {
+            self.capacity = capacity
+            self.policy = policy
+        }
     }
 
-    public let policy: HandoffPolicy
     /// The most control items `pushBoundedControl` lets wait.
     public let controlCapacity: Int
     @usableFromInline let handlers: Handlers
     @usableFromInline let lock: ConditionLock<State>
 
     public init(policy: HandoffPolicy, capacity: Int, controlCapacity: Int = 256, handlers: Handlers = Handlers()) {
-        self.policy = policy
         self.controlCapacity = max(1, controlCapacity)
         self.handlers = handlers
-        lock = ConditionLock(State(capacity: max(1, capacity)))
+        lock = ConditionLock(State(capacity: max(1, capacity), policy: policy))
     }
 
     /// A snapshot of the state (counters, mode).
@@ -133,6 +136,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     public var totalCount: UInt64 { lock.withLock { $0.state.total } }
     public var droppedCount: UInt64 { lock.withLock { $0.state.dropped } }
     public var count: Int { lock.withLock { $0.state.data.count } }
+    public var policy: HandoffPolicy { lock.withLock { $0.state.policy } }
 
     // MARK: producer side
 
@@ -148,9 +152,10 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         let counts = handlers.countsTowardCapacity(item)
         var dropped: Data?
         let result: PushResult = lock.withLock { locked in
-            if counts && policy == .block {
+            if counts {
                 let interruptions = locked.state.interruptions
-                while locked.state.counted >= locked.state.capacity && locked.state.mode == .running
+                while locked.state.policy == .block
+                        && locked.state.counted >= locked.state.capacity && locked.state.mode == .running
                         && locked.state.refusal == nil && !locked.state.ended {
                     if cancelled() { return .cancelled }
                     locked.state.producersWaiting += 1
@@ -434,6 +439,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             flushedData = locked.state.data.removeAll()
             flushedControls = locked.state.controls.removeAll()
             let capacity = locked.state.capacity
+            let policy = locked.state.policy
             let producers = locked.state.producersWaiting
             let endWaiters = locked.state.endWaiters
             let interruptions = locked.state.interruptions
@@ -441,7 +447,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             // reset used to drop its continuation unresumed, so `for await` over a processor's
             // readable hung when the loop began before the element started).
             let asyncWaiter = locked.state.asyncWaiter
-            locked.state = State(capacity: capacity)
+            locked.state = State(capacity: capacity, policy: policy)
             locked.state.producersWaiting = producers
             locked.state.endWaiters = endWaiters
             locked.state.interruptions = interruptions &+ 1
@@ -456,7 +462,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         var removed: [Data] = []
         lock.withLock { locked in
             locked.state.capacity = max(1, capacity)
-            if policy == .dropOldest {
+            if locked.state.policy == .dropOldest {
                 while locked.state.counted > locked.state.capacity,
                       let oldest = Self.popOldestCounted(&locked.state, counts: handlers.countsTowardCapacity) {
                     removed.append(oldest)
@@ -467,6 +473,16 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             locked.broadcast()
         }
         removed.forEach(handlers.discardData)
+    }
+
+    /// Changes the policy. Producers waiting for room under `.block` are woken: under
+    /// `.dropOldest` they push at once (the oldest item makes room).
+    public func setPolicy(_ policy: HandoffPolicy) {
+        lock.withLock { locked in
+            guard locked.state.policy != policy else { return }
+            locked.state.policy = policy
+            locked.broadcast()
+        }
     }
 
     /// Hands what left without being consumed to the owner, outside the lock.

@@ -132,6 +132,29 @@ final class HandoffQueueTests: XCTestCase {
         XCTAssertEqual(drain(queue, count: 2), [2, 3])
     }
 
+    /// Switching a full `.block` queue to `.dropOldest` releases the waiting producer at once:
+    /// its item goes in and the oldest is dropped (counted); a reset keeps the policy.
+    func testPolicyChangeReleasesAWaitingProducer() {
+        let discards = Discards()
+        let queue = makeQueue(.block, capacity: 2, discards: discards)
+        queue.push(1)
+        queue.push(2)
+        let push = BackgroundPush(queue, 3)
+        XCTAssertNil(push.result(within: 0.2), "the producer waits while the queue is full")
+        queue.setPolicy(.dropOldest)
+        XCTAssertEqual(push.result(within: 5), .accepted)
+        XCTAssertEqual(discards.all, [1])
+        XCTAssertEqual(queue.droppedCount, 1)
+        XCTAssertEqual(drain(queue, count: 2), [2, 3])
+        queue.reset()
+        XCTAssertEqual(queue.policy, .dropOldest)
+        queue.setPolicy(.block)
+        queue.push(4)
+        queue.push(5)
+        XCTAssertNil(BackgroundPush(queue, 6).result(within: 0.2), "waits again under .block")
+        queue.shutDown()
+    }
+
     func testFlushWakesABlockedProducerAndDropsWhatWaits() {
         let discards = Discards()
         let queue = makeQueue(.block, capacity: 1, discards: discards)

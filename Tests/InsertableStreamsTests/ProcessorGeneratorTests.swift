@@ -34,6 +34,79 @@ final class ProcessorGeneratorTests: XCTestCase {
         XCTAssertEqual(pipeline.uint64("gen", "total-frames"), UInt64(output.count))
     }
 
+    /// `leaky=no`: the same slow transform behind the same unpaced source, but upstream waits
+    /// for room instead: every frame arrives, in order, none discarded, and no more frames are
+    /// alive at once than the ring, the transform and the generator hold.
+    func testLeakyNoMakesUpstreamWaitAndLosesNoFrame() throws {
+        let frames = 40
+        let pipeline = try TestPipeline("""
+            videotestsrc num-buffers=\(frames) ! video/x-raw,format=RGBA,width=64,height=48,framerate=30/1 ! \
+            trackprocessor name=proc worker="delay ms=10" pipe-to=gen sync=false max-buffer-size=2 leaky=no \
+            trackgenerator name=gen ! fakesink name=out
+            """)
+        let input = pipeline.collect("proc")
+        let output = pipeline.collect("out")
+        pipeline.play()
+        var peak = 0
+        var end: BusMessage?
+        let deadline = Date().addingTimeInterval(30)
+        while end == nil && Date() < deadline {
+            peak = max(peak, MediaFrameStatistics.liveFrames)
+            end = pipeline.waitFor(timeout: 0.005) { $0.kind == .endOfStream || $0.kind == .error }
+        }
+        XCTAssertEqual(end?.kind, .endOfStream, "\(pipeline.messages)")
+        XCTAssertEqual(pipeline.uint64("proc", "total-frames"), UInt64(frames))
+        XCTAssertEqual(pipeline.uint64("proc", "discarded-frames"), 0, "a leaky=no ring drops nothing")
+        XCTAssertEqual(output.buffers.compactMap(\.pts), input.buffers.compactMap(\.pts), "every frame, in order")
+        XCTAssertEqual(output.count, frames)
+        // ring (2) + the frame in the transform (1) + generator queue (1) + the one being pushed (1)
+        XCTAssertLessThanOrEqual(peak, 5, "frames held at once")
+    }
+
+    /// `leaky=no` with upstream blocked in the full ring: a flushing seek ends the wait (no
+    /// deadlock), and every frame from after the seek reaches the generator, in order, stamped
+    /// with its running time (the generator is a live source); then the way to NULL while
+    /// upstream waits returns at once.
+    func testLeakyNoBlockedUpstreamFlushesAndStops() throws {
+        let pipeline = try TestPipeline("""
+            videotestsrc num-buffers=60 ! video/x-raw,format=RGBA,width=64,height=48,framerate=30/1 ! \
+            trackprocessor name=proc worker="delay ms=20" pipe-to=gen sync=false leaky=no \
+            trackgenerator name=gen ! fakesink name=out
+            """)
+        let input = pipeline.collect("proc")
+        let output = pipeline.collect("out")
+        pipeline.play()
+        g_usleep(150_000)
+        let seekPosition: UInt64 = 5_000_000_000
+        let seeked = gst_element_seek_simple(pipeline.element("proc"), GST_FORMAT_TIME,
+                                             GstSeekFlags(rawValue: GST_SEEK_FLAG_FLUSH.rawValue), gint64(seekPosition))
+        XCTAssertNotEqual(seeked, 0)
+        let end = pipeline.waitFor(timeout: 20) { $0.kind == .endOfStream || $0.kind == .error }
+        XCTAssertEqual(end?.kind, .endOfStream, "\(pipeline.messages)")
+        let afterSeek = input.buffers.compactMap(\.pts).filter { $0 >= seekPosition }
+        XCTAssertGreaterThan(afterSeek.count, 40, "the source went on from the seek position")
+        // The frame render was waiting with when the flush came is refused (FLUSHING), not taken.
+        XCTAssertLessThanOrEqual(UInt64(input.count) - pipeline.uint64("proc", "total-frames"), 1)
+        let delivered = output.buffers.compactMap(\.pts)
+        XCTAssertGreaterThanOrEqual(delivered.count, afterSeek.count)
+        XCTAssertEqual(Array(delivered.suffix(afterSeek.count)), afterSeek.map { $0 - seekPosition },
+                       "every frame from after the seek, in order, at its running time")
+        XCTAssertLessThanOrEqual(pipeline.uint64("proc", "discarded-frames"), 1, "only what waited in the ring was flushed")
+
+        // Again, stopped while upstream waits.
+        let again = try TestPipeline("""
+            videotestsrc ! video/x-raw,format=RGBA,width=64,height=48,framerate=30/1 ! \
+            trackprocessor name=proc worker="delay ms=50" pipe-to=gen sync=false leaky=no \
+            trackgenerator name=gen ! fakesink name=out
+            """)
+        again.play()
+        g_usleep(200_000)
+        let started = Date()
+        again.setState(GST_STATE_NULL)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the way to NULL does not wait for the transform's backlog")
+        XCTAssertEqual(again.uint64("proc", "discarded-frames") <= 2, true, "nothing but what waited in the ring was dropped")
+    }
+
     /// Memory stays flat while the ring drops: frames alive never exceed ring + worker + queue.
     func testDroppingKeepsMemoryFlat() throws {
         let pipeline = try TestPipeline("""

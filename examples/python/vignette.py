@@ -28,9 +28,10 @@ the sample when the handler returns. Keep bytes or arrays, not the Gst.Sample; t
 sample itself, keep `sample.copy()` (a reference of your own). The effect itself is `apply()`, a pure numpy function, so a
 test can compare the plugin's output with numpy's own result.
 
-trackprocessor never blocks its source: when the handler is slower than the frames arrive, its
-ring (max-buffer-size, 1 frame for video by default) drops the oldest frame; this program
-prints how many (`discarded-frames`) at the end.
+trackprocessor never blocks its (live) source: when the handler is slower than the frames arrive,
+its ring (max-buffer-size, 1 frame for video by default) drops the oldest frame; this program
+prints how many (`discarded-frames`) at the end. For a non-live source (a file) set `leaky=no`
+on trackprocessor instead: upstream then waits for the handler and every frame is processed.
 
 Usage (Debian's /usr/bin/python3, python3-gi, python3-numpy; the plugin on GST_PLUGIN_PATH):
     vignette.py [--frames N] [--strength S] [--width W --height H] [--snapshot out.png] [--sink "fakesink"]

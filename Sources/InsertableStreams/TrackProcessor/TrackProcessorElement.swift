@@ -6,7 +6,8 @@ import Synchronization
 /// `trackprocessor`: MediaStreamTrackProcessor as a GStreamer sink.
 ///
 /// Each raw video/audio buffer becomes a `VideoFrame`/`AudioData` (pixels not copied) in a ring
-/// of `max-buffer-size` frames that drops its oldest frame when full, so upstream never waits.
+/// of `max-buffer-size` frames that drops its oldest frame when full, so upstream never waits
+/// (or, with `leaky=no`, makes upstream wait for room).
 /// The ring is read by the transform named by `worker`, on the element's own worker thread,
 /// whose output goes to the `trackgenerator` named by `pipe-to`; or, from Swift, by
 /// `TrackProcessor.readable`.
@@ -30,10 +31,26 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
         [PadTemplateSpec(name: "sink", direction: GST_PAD_SINK,
                          caps: VideoPixelFormat.capsString(VideoPixelFormat.allCases) + "; " + AudioSampleFormat.capsString)]
     }
+    /// What a full ring does with one more frame (the `leaky` property; named after `queue`'s).
+    enum Leaky: String, PropertyEnum {
+        /// Upstream waits for room: every frame is processed (a non-live source, e.g. a file).
+        case no
+        /// The oldest frame is dropped: upstream never waits (MediaStreamTrackProcessor's ring).
+        case downstream
+        static var gTypeName: String { "GstTrackProcessorLeaky" }
+        var summary: String {
+            switch self {
+            case .no: "Not leaky: upstream waits while the ring is full (back-pressure; no frame dropped)"
+            case .downstream: "Leaky on downstream: the oldest frame is dropped (upstream never waits)"
+            }
+        }
+        var policy: HandoffPolicy { self == .no ? .block : .dropOldest }
+    }
     struct Settings: ElementSettings {
         var worker: String?
         var pipeTo: String?
         var maxBufferSize: UInt32 = 0
+        var leaky = Leaky.downstream
         var applicationPipe: ApplicationPipe?
     }
     override class var properties: [PropertyDeclaration] {
@@ -47,6 +64,9 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
             .uint("max-buffer-size", nick: "Max buffer size",
                   blurb: "Frames the ring holds before it drops the oldest (maxBufferSize); 0 = 1 for video, 10 for audio",
                   range: 0...1024, \.maxBufferSize),
+            .enumeration("leaky", nick: "Leaky",
+                         blurb: "What a full ring does with one more frame: downstream = drop the oldest (counted in discarded-frames; upstream never waits, as MediaStreamTrackProcessor does for a live track), no = upstream waits until the worker has taken a frame (back-pressure, as a queue with leaky=no: for non-live sources such as files, where every frame should be processed)",
+                         \.leaky),
             .counter("total-frames", nick: "Total frames",
                      blurb: "Frames that entered the ring since the element started (totalFrames)") { $0.ring.totalCount },
             .counter("discarded-frames", nick: "Discarded frames",
@@ -114,6 +134,7 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
     override func start() -> Bool {
         let settings = self.settings.value
         ring.reset()
+        ring.setPolicy(settings.leaky.policy)
         let transformers: [any StreamTransformer<MediaFrame>]
         var output = ProcessorWorker.Output.none
         if let pipe = settings.applicationPipe {
@@ -254,8 +275,13 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
             }
             frame = .audio(audio)
         }
-        ring.push(frame)
-        return GST_FLOW_OK
+        switch ring.push(frame) {
+        case .accepted: return GST_FLOW_OK
+        // Only a ring with leaky=no waits: a flush or a stop ended the wait, the frame is dropped.
+        case .flushing, .cancelled: return GST_FLOW_FLUSHING
+        case .ended: return GST_FLOW_EOS
+        case .refused(let code): return GstFlowReturn(code)
+        }
     }
 
     private func timing(of buffer: UnsafeMutablePointer<GstBuffer>) -> FrameTiming {
