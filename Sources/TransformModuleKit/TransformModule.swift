@@ -92,13 +92,15 @@ public enum TransformModule {
         }
         transform.transform = { instance, frame, controller, errorText, errorSize in
             guard let instance, let frame, let controller else { return -1 }
-            let box = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue()
-            do {
-                try box.transform.transform(ModuleFrame(frame, controller: controller), controller: ModuleController(controller))
-                return 0
-            } catch {
-                TransformModule.write(error, into: errorText, size: errorSize)
-                return -1
+            // The plugin keeps the instance until `destroy`: no reference count per frame.
+            return Unmanaged<InstanceBox>.fromOpaque(instance)._withUnsafeGuaranteedRef { box in
+                do {
+                    try box.transform.transform(ModuleFrame(frame, controller: controller), controller: ModuleController(controller))
+                    return 0
+                } catch {
+                    TransformModule.write(error, into: errorText, size: errorSize)
+                    return -1
+                }
             }
         }
         transform.flush = { instance, controller, errorText, errorSize in

@@ -120,8 +120,14 @@ final class ModuleCall {
         if rawController !== controller { rawController = controller }
     }
 
+    /// Which encoded controller is attached, compared without a reference count per frame.
+    @exclusivity(unchecked) private var attachedEncoded: UnsafeMutableRawPointer?
+
     func attach(_ controller: EncodedTransformController) {
-        if encodedController !== controller { encodedController = controller }
+        let identity = Unmanaged.passUnretained(controller).toOpaque()
+        guard attachedEncoded != identity else { return }
+        attachedEncoded = identity
+        encodedController = controller
     }
     /// The current call's input is audio (no new video frames then).
     @exclusivity(unchecked) var inputIsAudio = false
@@ -135,8 +141,14 @@ final class ModuleCall {
         controller = .allocate(capacity: 1)
         errorBuffer = .allocate(capacity: Self.errorCapacity)
         controller.initialize(to: ISMController(host: ModuleHostTable.pointer, host_data: nil))
+        let first = FrameSlot(index: 0)
+        firstSlot = first
+        slots = [first]
         controller.pointee.host_data = Unmanaged.passUnretained(self).toOpaque()
     }
+
+    /// `slots[0]`: the input of an encoded call.
+    let firstSlot: FrameSlot
 
     deinit {
         slots.removeAll()
@@ -148,6 +160,14 @@ final class ModuleCall {
     static func of(_ controller: UnsafeMutablePointer<ISMController>?) -> ModuleCall? {
         guard let data = controller?.pointee.host_data else { return nil }
         return Unmanaged<ModuleCall>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    /// `body` with the call of `controller` (the instance it belongs to keeps the call alive
+    /// during the module's call: no reference count per host function call), or `otherwise`.
+    @inline(__always)
+    static func with<R>(_ controller: UnsafeMutablePointer<ISMController>?, otherwise: R, _ body: (ModuleCall) -> R) -> R {
+        guard let data = controller?.pointee.host_data else { return otherwise }
+        return Unmanaged<ModuleCall>.fromOpaque(data)._withUnsafeGuaranteedRef(body)
     }
 
     func fail(_ text: String) {
@@ -177,6 +197,25 @@ final class ModuleCall {
     /// The first slot of the current (or last) call: the input frame of a `transform` call.
     var inputSlot: FrameSlot { slots[0] }
 
+    /// An encoded `transform` call: one frame (`firstSlot`, reset here), no outputs list (its
+    /// flag says whether it goes on). `endSingleFrameCall` ends it.
+    func beginSingleFrameCall() {
+        errorBuffer[0] = 0
+        inCall = true
+        usedSlots = 1
+        firstSlot.reset()
+    }
+
+    /// Ends the call begun by `beginSingleFrameCall`; throws the module's reason when `status`
+    /// says it failed (the frame is then dropped).
+    func endSingleFrameCall(status: Int32) throws {
+        end(success: status == 0)
+        guard status == 0 else { throw failure() }
+    }
+
+    /// Ends a call that failed before or outside the module (its error is thrown instead).
+    func abandonCall() { end(success: false) }
+
     /// Runs one call: `body` fills slots and calls the module, returning its status. Afterwards
     /// `outputs` holds the frames enqueued, in order; throws the module's reason when it failed
     /// (nothing goes on then).
@@ -194,17 +233,23 @@ final class ModuleCall {
         }
         guard status == 0 else {
             end(success: false)
-            let reason = String(cString: errorBuffer)
-            throw ModuleTransformError("\(transformName) (\(elementName)): \(reason.isEmpty ? "the module transform failed without giving a reason" : reason)")
+            throw failure()
         }
         end(success: true)
     }
 
+    private func failure() -> ModuleTransformError {
+        let reason = String(cString: errorBuffer)
+        return ModuleTransformError("\(transformName) (\(elementName)): \(reason.isEmpty ? "the module transform failed without giving a reason" : reason)")
+    }
+
     private func end(success: Bool) {
         inCall = false
-        for index in 0..<usedSlots {
+        // An encoded frame going on takes its replacement bytes (the caller applies them).
+        firstSlot.finish(keepReplacement: success && firstSlot.enqueued && firstSlot.replacement != nil)
+        if !success { firstSlot.made = nil }
+        for index in 1..<max(1, usedSlots) {
             let slot = slots[index]
-            // An encoded frame going on takes its replacement bytes (the caller applies them).
             slot.finish(keepReplacement: success && slot.enqueued && slot.replacement != nil)
             if !success { slot.made = nil }
         }

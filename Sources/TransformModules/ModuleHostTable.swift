@@ -8,7 +8,7 @@ enum ModuleHostTable {
         let table = UnsafeMutablePointer<ISMHost>.allocate(capacity: 1)
         table.initialize(to: ISMHost(
             abi_version: ISM_ABI_VERSION,
-            enqueue: { controller, frame in ModuleCall.of(controller)?.enqueue(frame) ?? -1 },
+            enqueue: { controller, frame in ModuleCall.with(controller, otherwise: -1) { $0.enqueue(frame) } },
             replace_data: { controller, frame, size in ModuleCall.of(controller)?.replaceData(frame, size: size) },
             new_video_frame: { controller, format, width, height, timestamp, duration in
                 ModuleCall.of(controller)?.newVideoFrame(format: format, width: width, height: height,

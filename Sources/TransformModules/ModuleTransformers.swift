@@ -5,13 +5,18 @@ import Glibc
 import MediaStreams
 import TransformModuleKit
 
+/// A module's per-frame `transform` function (ISMTransform.transform).
+typealias ISMTransformFunction = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<ISMFrame>?,
+                                                 UnsafeMutablePointer<ISMController>?, UnsafeMutablePointer<CChar>?, Int) -> Int32
+
 /// One instance of a module transform (one `worker` step): made by the module's `create`,
 /// released by its `destroy`, called through one `ModuleCall`.
 final class ModuleInstance {
     let descriptor: ModuleTransformDescriptor
     let call: ModuleCall
-    private let instance: UnsafeMutableRawPointer
+    let instance: UnsafeMutableRawPointer
     private let table: ISMTransform
+    var transformFunction: ISMTransformFunction { table.transform }
 
     init(_ descriptor: ModuleTransformDescriptor, parameters: TransformParameters, context: TransformContext) throws {
         self.descriptor = descriptor
@@ -150,9 +155,18 @@ final class ModuleRawTransformer: FrameTransformer {
 /// transform can neither duplicate nor reorder frames.
 final class ModuleEncodedTransformer: EncodedFrameTransformer {
     private let module: ModuleInstance
+    /// `module.call`.
+    private let call: ModuleCall
+
+    /// The module's `transform` and instance: called per frame without touching Swift objects.
+    private let transformFunction: ISMTransformFunction
+    private let instancePointer: UnsafeMutableRawPointer
 
     init(_ descriptor: ModuleTransformDescriptor, parameters: TransformParameters, context: TransformContext) throws {
         module = try ModuleInstance(descriptor, parameters: parameters, context: context)
+        call = module.call
+        transformFunction = module.transformFunction
+        instancePointer = module.instance
     }
 
     var supportedCodecs: Set<EncodedCodec>? { module.descriptor.codecs }
@@ -164,55 +178,19 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
     deinit { free(stream?.rid) }
 
     func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
-        let call = module.call
         call.attach(controller)
-        let stream = self.stream ?? {
-            let found = (side: UInt32(controller.side == .receive ? ISM_SIDE_RECEIVE.rawValue : ISM_SIDE_SEND.rawValue),
-                         rid: controller.rid.flatMap { strdup($0) })
-            self.stream = found
-            return found
-        }()
-        try call.perform {
-            let slot = call.nextSlot()
-            let described = slot.frame
-            let info = frame.streamInfo
-            described.pointee.format = FormatNames.name(of: frame.codec)
-            described.pointee.timestamp_us = frame.timestamp ?? -1
-            described.pointee.side = stream.side
-            described.pointee.rid = UnsafePointer(stream.rid)
-            if let video = frame as? EncodedVideoFrame {
-                described.pointee.kind = UInt32(ISM_FRAME_ENCODED_VIDEO.rawValue)
-                let type: ISMEncodedType = switch video.type {
-                case .key: ISM_ENCODED_KEY
-                case .delta: ISM_ENCODED_DELTA
-                case .empty: ISM_ENCODED_EMPTY
-                }
-                described.pointee.type = UInt32(type.rawValue)
-                if let size = video.capsSize {
-                    described.pointee.width = Int32(size.width)
-                    described.pointee.height = Int32(size.height)
-                }
-            } else {
-                described.pointee.kind = UInt32(ISM_FRAME_ENCODED_AUDIO.rawValue)
-            }
-            described.pointee.ssrc = info.synchronizationSource.map(Int64.init) ?? -1
-            described.pointee.payload_type = info.payloadType.map(Int32.init) ?? -1
-            described.pointee.rtp_timestamp = info.rtpTimestamp.map(Int64.init) ?? -1
-            described.pointee.sequence_number = info.sequenceNumber.map(Int32.init) ?? -1
-            return try frame.withUnsafeMutableBytes { bytes in
-                described.pointee.data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                described.pointee.size = bytes.count
-                guard !info.contributingSources.isEmpty else { return module.transform(slot) }
-                return info.contributingSources.withUnsafeBufferPointer { csrcs in
-                    described.pointee.n_csrcs = UInt32(csrcs.count)
-                    described.pointee.csrcs = csrcs.baseAddress
-                    return module.transform(slot)
-                }
-            }
+        let stream = self.stream ?? describeStream(controller)
+        call.beginSingleFrameCall()
+        let status: Int32
+        do {
+            status = try describe(frame, stream: stream, into: call.firstSlot.frame)
+        } catch {
+            call.abandonCall()
+            throw error
         }
-        let input = call.inputSlot
-        guard input.enqueued else { return }  // the module dropped it
-        if let replacement = input.takeReplacement() {
+        try call.endSingleFrameCall(status: status)
+        guard call.firstSlot.enqueued else { return }  // the module dropped it
+        if let replacement = call.firstSlot.takeReplacement() {
             guard let buffer = frame.buffer.makeWritable(),
                   let memory = gst_memory_new_wrapped(GstMemoryFlags(rawValue: 0), replacement.bytes, gsize(replacement.size), 0,
                                                       gsize(replacement.size), replacement.bytes, { free($0) }) else {
@@ -222,6 +200,56 @@ final class ModuleEncodedTransformer: EncodedFrameTransformer {
             gst_buffer_replace_all_memory(buffer, memory)
         }
         try controller.enqueue(frame)
+    }
+
+    private func describeStream(_ controller: EncodedTransformController) -> (side: UInt32, rid: UnsafeMutablePointer<CChar>?) {
+        let found = (side: UInt32(controller.side == .receive ? ISM_SIDE_RECEIVE.rawValue : ISM_SIDE_SEND.rawValue),
+                     rid: controller.rid.flatMap { strdup($0) })
+        stream = found
+        return found
+    }
+
+    /// Fills the module's view of `frame` (metadata, and its bytes mapped writable) and calls
+    /// the module's transform while the bytes are mapped.
+    private func describe(_ frame: EncodedFrame, stream: (side: UInt32, rid: UnsafeMutablePointer<CChar>?),
+                          into described: UnsafeMutablePointer<ISMFrame>) throws -> Int32 {
+        let function = transformFunction, instance = instancePointer
+        let controller = self.call.controller, errors = self.call.errorBuffer
+        func callModule() -> Int32 { function(instance, described, controller, errors, ModuleCall.errorCapacity) }
+        described.pointee.format = FormatNames.name(of: frame.codec)
+        described.pointee.timestamp_us = frame.timestamp ?? -1
+        described.pointee.side = stream.side
+        described.pointee.rid = UnsafePointer(stream.rid)
+        // Audio frames (most of the frames, and the smallest) need no cast.
+        if frame.codec.kind == .video, let video = frame as? EncodedVideoFrame {
+            described.pointee.kind = UInt32(ISM_FRAME_ENCODED_VIDEO.rawValue)
+            let type: ISMEncodedType = switch video.type {
+            case .key: ISM_ENCODED_KEY
+            case .delta: ISM_ENCODED_DELTA
+            case .empty: ISM_ENCODED_EMPTY
+            }
+            described.pointee.type = UInt32(type.rawValue)
+            if let size = video.capsSize {
+                described.pointee.width = Int32(size.width)
+                described.pointee.height = Int32(size.height)
+            }
+        } else {
+            described.pointee.kind = UInt32(ISM_FRAME_ENCODED_AUDIO.rawValue)
+        }
+        described.pointee.ssrc = frame.streamInfo.synchronizationSource.map(Int64.init) ?? -1
+        described.pointee.payload_type = frame.streamInfo.payloadType.map(Int32.init) ?? -1
+        described.pointee.rtp_timestamp = frame.streamInfo.rtpTimestamp.map(Int64.init) ?? -1
+        described.pointee.sequence_number = frame.streamInfo.sequenceNumber.map(Int32.init) ?? -1
+        return try frame.withUnsafeMutableBytes { bytes in
+            described.pointee.data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            described.pointee.size = bytes.count
+            guard !frame.streamInfo.contributingSources.isEmpty else { return callModule() }
+            return frame.streamInfo.contributingSources.withUnsafeBufferPointer { csrcs in
+                described.pointee.n_csrcs = UInt32(csrcs.count)
+                described.pointee.csrcs = csrcs.baseAddress
+                return callModule()
+            }
+        }
     }
 
     func flush(controller: EncodedTransformController) throws {
