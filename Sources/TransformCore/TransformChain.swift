@@ -1,21 +1,27 @@
 /// Transformers connected in sequence (`worker="sepia ! mirror"`), ending at the host. Each
 /// stage's `enqueue` calls the next stage directly: one worker thread, no queue between stages.
+/// The host outlives the chain (its owner).
 public final class TransformChain<Frame> {
     public let stages: [any StreamTransformer<Frame>]
     private let controllers: [StreamController<Frame>]
-    @usableFromInline let entry: (Frame) throws -> Void
+    /// The first stage and its controller (nil without stages: frames go to the host).
+    @usableFromInline let firstStage: (any StreamTransformer<Frame>)?
+    @usableFromInline let firstController: StreamController<Frame>?
+    @usableFromInline unowned(unsafe) let host: any TransformHost<Frame>
 
     public init(stages: [any StreamTransformer<Frame>], host: any TransformHost<Frame>) {
         self.stages = stages
-        var next: (Frame) throws -> Void = { [unowned(unsafe) host] frame in try host.write(frame) }
+        self.host = host
+        var next: (stage: any StreamTransformer<Frame>, controller: StreamController<Frame>)?
         var built: [StreamController<Frame>] = []
         for stage in stages.reversed() {
-            let controller = StreamController(host: host, downstream: next)
+            let controller = StreamController(host: host, next: next)
             built.append(controller)
-            next = { [unowned(unsafe) stage, unowned(unsafe) controller] frame in try stage.transform(frame, controller: controller) }
+            next = (stage, controller)
         }
         controllers = built.reversed()
-        entry = next
+        firstStage = next?.stage
+        firstController = next?.controller
     }
 
     public func start() throws {
@@ -24,7 +30,13 @@ public final class TransformChain<Frame> {
 
     /// Runs one frame through every stage.
     @inlinable
-    public func process(_ frame: Frame) throws { try entry(frame) }
+    public func process(_ frame: Frame) throws {
+        if let firstStage, let firstController {
+            try firstStage.transform(frame, controller: firstController)
+        } else {
+            try host.write(frame)
+        }
+    }
 
     /// End of stream: each stage flushes in order, so what a stage emits on flush still passes
     /// through the stages after it.

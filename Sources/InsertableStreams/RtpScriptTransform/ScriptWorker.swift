@@ -53,16 +53,17 @@ final class ScriptWorker: EncodedTransformHost, ApplicationSignalHost, @unchecke
     private let pendingKeyFrames = Mutex<[@Sendable (Result<Int64?, EncodedTransformError>) -> Void]>([])
     private let workerThread = Atomic<UInt>(0)
 
-    // Worker thread only.
-    private var workerCodec: EncodedCodec?
-    private var workerSize: Size?
+    // Worker thread only (so no dynamic exclusivity checks: `segment` alone cost one
+    // swift_beginAccess/endAccess pair per frame).
+    @exclusivity(unchecked) private var workerCodec: EncodedCodec?
+    @exclusivity(unchecked) private var workerSize: Size?
     /// The caps of the frames the chain processes now (a reference), for the app transform.
-    private(set) var currentCaps: UnsafeMutablePointer<GstCaps>?
-    private var chainStarted = false
-    private var chainFailed = false
-    private var sequence: UInt64 = 0
-    private var lastWritten: UInt64 = 0
-    private var segment = GstSegment()
+    @exclusivity(unchecked) private(set) var currentCaps: UnsafeMutablePointer<GstCaps>?
+    @exclusivity(unchecked) private var chainStarted = false
+    @exclusivity(unchecked) private var chainFailed = false
+    @exclusivity(unchecked) private var sequence: UInt64 = 0
+    @exclusivity(unchecked) private var lastWritten: UInt64 = 0
+    @exclusivity(unchecked) private var segment = GstSegment()
 
     /// Counters read by the element's properties.
     final class Counters: Sendable {

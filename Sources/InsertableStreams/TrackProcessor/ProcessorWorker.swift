@@ -31,11 +31,11 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     private let workerThread = Atomic<UInt>(0)
     private let failures = FailureReporter()
 
-    // Worker thread only.
-    private var chainState = ChainState.notStarted
+    // Worker thread only (no dynamic exclusivity checks).
+    @exclusivity(unchecked) private var chainState = ChainState.notStarted
     private enum ChainState { case notStarted, started, failed }
-    private var framesWithoutConsumer: UInt64 = 0
-    private var wroteToConsumer = false
+    @exclusivity(unchecked) private var framesWithoutConsumer: UInt64 = 0
+    @exclusivity(unchecked) private var wroteToConsumer = false
 
     init(element: TrackProcessorElement, ring: FrameRing, transformers: [any StreamTransformer<MediaFrame>], output: Output) {
         self.element = element
