@@ -62,7 +62,7 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
                     blurb: "Name of the channel, the trackgenerator of that name, that receives the transform's output (readable.pipeThrough(worker).pipeTo(generator.writable)); processor and generator meet by name in any pipeline of the process, whichever is created or started first",
                     \.pipeTo),
             .uint("max-buffer-size", nick: "Max buffer size",
-                  blurb: "Frames the ring holds before it drops the oldest (maxBufferSize); 0 = 1 for video, 10 for audio",
+                  blurb: "Frames the ring holds (maxBufferSize); when it is full the oldest is dropped, or with leaky=no upstream waits; 0 = 1 for video, 10 for audio",
                   range: 0...1024, \.maxBufferSize),
             .enumeration("leaky", nick: "Leaky",
                          blurb: "What a full ring does with one more frame: downstream = drop the oldest (counted in discarded-frames; upstream never waits, as MediaStreamTrackProcessor does for a live track), no = upstream waits until the worker has taken a frame (back-pressure, as a queue with leaky=no: for non-live sources such as files, where every frame should be processed)",
