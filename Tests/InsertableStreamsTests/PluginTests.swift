@@ -63,7 +63,8 @@ final class PluginTests: XCTestCase {
 
         let processor = try run("/usr/bin/gst-inspect-1.0", ["trackprocessor"])
         XCTAssertEqual(processor.status, 0, processor.output)
-        for expected in ["Sink/Video/Audio", "max-buffer-size", "Frames the ring holds before it drops the oldest",
+        for expected in ["Sink/Video/Audio", "max-buffer-size", "Frames the ring holds (maxBufferSize); when it is full the oldest is dropped, or with leaky=no upstream waits",
+                         "Enum \"GstTrackProcessorLeaky\" Default: 1, \"downstream\"", "(0): no               - Not leaky",
                          "Range: 0 - 1024 Default: 0", "pipe-to", "Known: app, blur, delay, gain, grayscale, identity, invert, mirror, pip, sepia",
                          "\"transform-frame\" :  GstSample* user_function (GstElement* object,", "\"post-message\" :  void user_function (GstElement* object,",
                          "discarded-frames", "format: { (string)I420, (string)Y42B, (string)Y444, (string)NV12, (string)RGBA"] {
