@@ -1,17 +1,14 @@
 /// Transformers connected in sequence (`worker="sepia ! mirror"`), ending at the host. Each
 /// stage's `enqueue` calls the next stage directly: one worker thread, no queue between stages.
-/// The host outlives the chain (its owner).
 public final class TransformChain<Frame> {
     public let stages: [any StreamTransformer<Frame>]
     private let controllers: [StreamController<Frame>]
-    /// The first stage and its controller (nil without stages: frames go to the host).
-    @usableFromInline let firstStage: (any StreamTransformer<Frame>)?
-    @usableFromInline let firstController: StreamController<Frame>?
-    @usableFromInline unowned(unsafe) let host: any TransformHost<Frame>
+    /// Where a frame enters: a controller whose next stage is the first one (the host when
+    /// there are no stages); it is given to no transformer.
+    @usableFromInline let head: StreamController<Frame>
 
     public init(stages: [any StreamTransformer<Frame>], host: any TransformHost<Frame>) {
         self.stages = stages
-        self.host = host
         var next: (stage: any StreamTransformer<Frame>, controller: StreamController<Frame>)?
         var built: [StreamController<Frame>] = []
         for stage in stages.reversed() {
@@ -20,8 +17,7 @@ public final class TransformChain<Frame> {
             next = (stage, controller)
         }
         controllers = built.reversed()
-        firstStage = next?.stage
-        firstController = next?.controller
+        head = StreamController(host: host, next: next)
     }
 
     public func start() throws {
@@ -30,13 +26,7 @@ public final class TransformChain<Frame> {
 
     /// Runs one frame through every stage.
     @inlinable
-    public func process(_ frame: Frame) throws {
-        if let firstStage, let firstController {
-            try firstStage.transform(frame, controller: firstController)
-        } else {
-            try host.write(frame)
-        }
-    }
+    public func process(_ frame: Frame) throws { try head.passOn(frame) }
 
     /// End of stream: each stage flushes in order, so what a stage emits on flush still passes
     /// through the stages after it.

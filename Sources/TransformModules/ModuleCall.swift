@@ -194,9 +194,6 @@ final class ModuleCall {
         return slots[index]
     }
 
-    /// The first slot of the current (or last) call: the input frame of a `transform` call.
-    var inputSlot: FrameSlot { slots[0] }
-
     /// An encoded `transform` call: one frame (`firstSlot`, reset here), no outputs list (its
     /// flag says whether it goes on). `endSingleFrameCall` ends it.
     func beginSingleFrameCall() {
