@@ -162,9 +162,11 @@ public struct ElementSignal<Element: ElementSubclass>: @unchecked Sendable {
 
     /// Emitted by the element for a handler to answer: `name::detail(parameters...) -> returns`.
     /// Only the first connected handler runs; its return value is the answer.
-    public static func emitted(_ name: String, parameters: [GType], returns: GType, detailed: Bool) -> Self {
+    /// `marshaller` must match `parameters` and `returns` (`.generic` fits any).
+    public static func emitted(_ name: String, parameters: [GType], returns: GType, detailed: Bool,
+                               marshaller: SignalMarshaller = .generic) -> Self {
         Self(spec: SignalSpec(name, parameters: parameters, returns: returns, isAction: false,
-                              isDetailed: detailed, firstHandlerWins: true), handler: nil)
+                              isDetailed: detailed, firstHandlerWins: true, marshaller: marshaller), handler: nil)
     }
 
     /// Action `name (GstStructure) -> void`; the handler gets the structure's text (nil when NULL).

@@ -15,15 +15,18 @@ public struct SignalSpec: Sendable {
     /// The first handler's return value is the result: later handlers do not run
     /// (`g_signal_accumulator_first_wins`). Otherwise the last handler's value is.
     public var firstHandlerWins: Bool
+    /// How GLib calls handlers connected from C.
+    public var marshaller: SignalMarshaller
 
     public init(_ name: String, parameters: [GType] = [], returns: GType = swift_type_none(), isAction: Bool,
-                isDetailed: Bool = false, firstHandlerWins: Bool = false) {
+                isDetailed: Bool = false, firstHandlerWins: Bool = false, marshaller: SignalMarshaller = .generic) {
         self.name = name
         self.parameterTypes = parameters
         self.returnType = returns
         self.isAction = isAction
         self.isDetailed = isDetailed
         self.firstHandlerWins = firstHandlerWins
+        self.marshaller = marshaller
     }
 
     @discardableResult
@@ -42,11 +45,27 @@ public struct SignalSpec: Sendable {
         if isDetailed { flags |= G_SIGNAL_DETAILED.rawValue }
         var types = parameterTypes
         let accumulator: GSignalAccumulator? = firstHandlerWins ? g_signal_accumulator_first_wins : nil
-        return types.withUnsafeMutableBufferPointer { buffer in
-            g_signal_newv(name, type, GSignalFlags(rawValue: flags), closure, accumulator, nil, nil,
+        let marshallers: (GSignalCMarshaller, GSignalCVaMarshaller)? = switch marshaller {
+        case .generic: nil
+        case .sampleFromSample: (swift_marshaller_sample__sample(), swift_va_marshaller_sample__sample())
+        }
+        let id = types.withUnsafeMutableBufferPointer { buffer in
+            g_signal_newv(name, type, GSignalFlags(rawValue: flags), closure, accumulator, nil, marshallers?.0,
                           returnType, guint(buffer.count), buffer.baseAddress)
         }
+        if let marshallers, id != 0 { g_signal_set_va_marshaller(id, type, marshallers.1) }
+        return id
     }
+}
+
+/// How GLib calls a signal's handlers connected from C (`g_signal_connect`); bindings' closures
+/// (PyGObject, gstreamer-rs) marshal by themselves whatever is chosen here.
+public enum SignalMarshaller: Sendable {
+    /// GLib's libffi marshaller: any signature.
+    case generic
+    /// `GstSample* handler (instance, GstSample*, user_data)` called directly (the
+    /// `transform-frame` signal): about 1,500 instructions per emission fewer than `generic`.
+    case sampleFromSample
 }
 
 enum SignalEmission {

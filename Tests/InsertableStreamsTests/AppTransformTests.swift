@@ -110,6 +110,50 @@ final class AppTransformTests: XCTestCase {
         XCTAssertTrue(seen[2].hasPrefix("encoded-audio-frame, frame-id=(guint64)3, timestamp=(gint64)40000, mime-type=(string)audio/opus, side=(string)send"), seen[2])
     }
 
+    /// A handler connected with G_CONNECT_SWAPPED: (data, sample, instance). It reverses the bytes.
+    final class Swapped: @unchecked Sendable {
+        let calls = Atomic<Int>(0)
+        let element: UnsafeMutableRawPointer
+        init(element: UnsafeMutableRawPointer) { self.element = element }
+
+        static let trampoline: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafeMutableRawPointer?) -> OpaquePointer? = { data, sample, instance in
+            let swapped = Unmanaged<Swapped>.fromOpaque(data!).takeUnretainedValue()
+            guard instance == swapped.element, let sample else { return nil }  // dropped: the test sees it
+            swapped.calls.add(1, ordering: .relaxed)
+            return AppTransformTests.sample(Array(AppTransformTests.bytes(sample).reversed()), caps: nil)
+        }
+    }
+
+    /// The signal's own marshaller (not libffi's) serves C handlers: a swapped handler gets its
+    /// data first and the element last; with two handlers (GLib's GValue path) the first
+    /// connected answers and the second never runs. (PluginTests runs examples/c/transform-frame.c
+    /// under the leaks tracer: the references the marshaller takes and gives balance.)
+    func testCHandlersSwappedOrSeveralGetTheirArgumentsAndTheFirstAnswers() throws {
+        let harness = try Harness("rtpscripttransform name=t side=send worker=app", caps: opusCaps)
+        let element = harness.element("t")
+        let swapped = Swapped(element: UnsafeMutableRawPointer(element))
+        let id = g_signal_connect_data(UnsafeMutableRawPointer(element), "transform-frame", unsafeBitCast(Swapped.trampoline, to: GCallback.self),
+                                       Unmanaged.passUnretained(swapped).toOpaque(), nil, G_CONNECT_SWAPPED)
+        for index in 0..<3 { XCTAssertEqual(harness.push(opusFrame(index), pts: UInt64(index) * 20_000_000), GST_FLOW_OK) }
+        for index in 0..<3 { XCTAssertEqual(try XCTUnwrap(harness.pull()).bytes, opusFrame(index).reversed()) }
+        XCTAssertEqual(swapped.calls.load(ordering: .relaxed), 3)
+
+        // A second handler after it: the first connected (the swapped one) answers alone.
+        let lastFrame = opusFrame(8)
+        let second = Handler { sample in Self.bytes(sample) == lastFrame ? gst_sample_ref(sample) : nil }
+        second.connect(to: element)
+        for index in 3..<6 { XCTAssertEqual(harness.push(opusFrame(index), pts: UInt64(index) * 20_000_000), GST_FLOW_OK) }
+        for index in 3..<6 { XCTAssertEqual(try XCTUnwrap(harness.pull()).bytes, opusFrame(index).reversed()) }
+        XCTAssertEqual(swapped.calls.load(ordering: .relaxed), 6)
+        XCTAssertEqual(second.calls.load(ordering: .relaxed), 0, "only the first handler's answer counts (first wins)")
+        g_signal_handler_disconnect(UnsafeMutableRawPointer(element), id)
+
+        // The second alone now: it drops frames 6 and 7 and passes 8.
+        for index in 6..<9 { XCTAssertEqual(harness.push(opusFrame(index), pts: UInt64(index) * 20_000_000), GST_FLOW_OK) }
+        XCTAssertEqual(try XCTUnwrap(harness.pull()).bytes, lastFrame)
+        XCTAssertEqual(second.calls.load(ordering: .relaxed), 3)
+    }
+
     func testNullDropsAndNewSamplesTakeTheFramesTimestamps() throws {
         let harness = try Harness("rtpscripttransform name=t side=send worker=app", caps: opusCaps)
         let count = Atomic<Int>(0)

@@ -160,8 +160,11 @@ final class PluginTests: XCTestCase {
         let build = try run("/bin/sh", ["-c", "cc -Wall -Werror -Wno-unused-parameter '\(source)' -o '\(binary)' $(pkg-config --cflags --libs gstreamer-1.0)"])
         XCTAssertEqual(build.status, 0, build.output)
         defer { try? FileManager.default.removeItem(atPath: binary) }
-        let result = try run(binary, [])
+        let result = try run(binary, [], environment: ["GST_TRACERS": "leaks", "GST_DEBUG": "GST_TRACER:7"])
         XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("object-alive.class"), "the leaks tracer did not run: \(result.output.suffix(500))")
+        let leaks = result.output.split(separator: "\n").filter { $0.contains("object-alive, type-name=") && !$0.contains("format string") }
+        XCTAssertEqual(leaks.count, 0, "samples, buffers or caps left alive by the handlers' calls:\n\(leaks.prefix(10).joined(separator: "\n"))")
         XCTAssertTrue(result.output.contains("encoded: 60 frames through 2 handlers, 60 written in place, decoded 30, pictures identical"), result.output)
         XCTAssertTrue(result.output.contains("raw: 10 frames,") && result.output.contains("output is 255 - input"), result.output)
         XCTAssertTrue(result.output.contains("c-app: passed"), result.output)

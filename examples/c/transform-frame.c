@@ -175,5 +175,6 @@ main (int argc, char **argv)
   if (inverted) g_ptr_array_unref (inverted);
   if (original) g_ptr_array_unref (original);
   printf ("c-app: %s\n", failures ? "FAILED" : "passed");
+  gst_deinit ();                /* the leaks tracer (GST_TRACERS=leaks) reports here */
   return failures ? 1 : 0;
 }

@@ -105,7 +105,8 @@ final class TransformFrameSignal {
 
     /// The signal's declaration, the same on every element that runs transforms.
     static func declaration<Element: ElementSubclass>(_ element: Element.Type) -> ElementSignal<Element> {
-        .emitted(name, parameters: [swift_type_static_scope(swift_type_sample())], returns: swift_type_sample(), detailed: true)
+        .emitted(name, parameters: [swift_type_static_scope(swift_type_sample())], returns: swift_type_sample(), detailed: true,
+                 marshaller: .sampleFromSample)
     }
 }
 
