@@ -85,8 +85,9 @@ public enum MediaFrameStatistics {
     public static var liveFrames: Int { live.load(ordering: .relaxed) }
 }
 
-/// The GstBuffer a frame owns, released exactly once (on close or deinit).
-package final class OwnedBuffer: @unchecked Sendable {
+/// The GstBuffer a frame owns, released exactly once (on close or deinit). Stored inline in its
+/// frame (noncopyable: no allocation and no reference counting of its own per frame).
+package struct OwnedBuffer: ~Copyable, @unchecked Sendable {
     /// The pointer is only read or replaced under the mutex.
     private struct Slot: @unchecked Sendable { var buffer: UnsafeMutablePointer<GstBuffer>? }
     private let state: Mutex<Slot>
