@@ -1,6 +1,7 @@
 // The GStreamer 1.22 C API as Swift sees it, plus `static inline` wrappers for the
 // function-like macros and macro constants Swift cannot import (see
-// ../shared/notes/swift-gstreamer-bridge.md, pitfall 3). Keep this file free of logic.
+// ../shared/notes/swift-gstreamer-bridge.md, pitfall 3). Keep this file free of logic; the one
+// exception is transform-frame's signal marshallers (a va_list Swift cannot read).
 #ifndef SWIFT_GST_SHIM_H
 #define SWIFT_GST_SHIM_H
 
