@@ -3,8 +3,8 @@
 // libFuzzer targets for every parser of untrusted bytes in the plugin (RELIABILITY.md "Fuzzing").
 // Its own package, so that the main package keeps no unsafe flags: scripts/fuzz.sh builds it with
 // `-sanitize=fuzzer,address` for every module (the main package's code gets the coverage
-// instrumentation and AddressSanitizer too), and each executable below has no `main`: libFuzzer's
-// main calls its LLVMFuzzerTestOneInput.
+// instrumentation and AddressSanitizer too). Each executable is three lines: its `main` hands the
+// command line and its harness to libFuzzer's driver (FuzzDriver.run in FuzzHarnesses).
 //
 // The harnesses themselves (FuzzHarnesses) are plain Swift on the public API of the main package's
 // modules (SFrame, FrameCryptor, EncodedStreams, TransformCore, MediaStreams, BuiltinTransforms),

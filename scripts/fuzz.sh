@@ -71,10 +71,16 @@ entry = {
     "crashes": crashes, "load_average_at_end": float(load),
     "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
 }
-results = json.load(open(path)) if os.path.exists(path) else {}
-results[target] = entry
-json.dump(results, open(path, "w"), indent=2, sort_keys=True)
-open(path, "a").write("\n")
+# `all` runs JOBS targets at once: one writer at a time, and the file replaced whole.
+import fcntl
+with open(path + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    results[target] = entry
+    with open(path + ".tmp", "w") as out:
+        json.dump(results, out, indent=2, sort_keys=True)
+        out.write("\n")
+    os.replace(path + ".tmp", path)
 print(target, json.dumps(entry))
 PY
 }

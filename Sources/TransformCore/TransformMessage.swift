@@ -105,13 +105,14 @@ public struct TransformMessage: Sendable, Equatable, CustomStringConvertible {
 
     /// GStreamer's rule: letters, digits and `_-+/:.` stand alone; anything else puts the string
     /// in double quotes, with a backslash before printable ASCII and octal escapes for the rest.
+    /// `NULL` is quoted too: standing alone, GStreamer's parser reads it as no string at all.
     private static func quoted(_ string: String) -> String {
         func plain(_ byte: UInt8) -> Bool {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || "_-+/:.".utf8.contains(byte)
         }
         let bytes = Array(string.utf8)
-        if !bytes.isEmpty && bytes.allSatisfy(plain) { return string }
+        if !bytes.isEmpty && bytes.allSatisfy(plain) && string != "NULL" { return string }
         var result = "\""
         for byte in bytes {
             if plain(byte) {

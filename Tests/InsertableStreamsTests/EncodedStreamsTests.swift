@@ -84,6 +84,10 @@ final class EncodedStreamsTests: XCTestCase {
         XCTAssertEqual(built.bytes("hex"), [0x0a, 0x0b])
         built["hex"] = nil
         XCTAssertEqual(built.description, "pong;")
+        // The string NULL is written quoted: unquoted, GStreamer reads no string (found by fuzzing).
+        let null = try TransformMessage(parsing: "o, keys=\"NULL\", other=NULLS")
+        XCTAssertEqual(null.description, "o, keys=(string)\"NULL\", other=(string)NULLS;")
+        XCTAssertEqual(try TransformMessage(parsing: null.description), null)
         XCTAssertThrowsError(try TransformMessage(parsing: "not a structure ,,")) { error in
             XCTAssertTrue("\(error)".contains("is not a GstStructure; write it as `name, key=value, ...`"), "\(error)")
         }

@@ -1,23 +1,7 @@
-// libFuzzer entry point of the `framecryptor-receive` target (FuzzHarness.frameCryptorReceive): a property violation is a crash.
-// SwiftPM gives every executable a `main`, so this one hands the command line to libFuzzer's driver.
+// The `framecryptor-receive` fuzz target (FuzzHarness.frameCryptorReceive): a property violation is a crash.
 import FuzzHarnesses
-import Glibc
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    do {
-        try FuzzHarness.frameCryptorReceive(UnsafeRawBufferPointer(start: data, count: size))
-    } catch {
-        fatalError("framecryptor-receive: \(error)")
-    }
-    return 0
-}
 
 @main
 enum FuzzMain {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzTestOneInput))
-    }
+    static func main() { FuzzDriver.run("framecryptor-receive", FuzzHarness.frameCryptorReceive) }
 }

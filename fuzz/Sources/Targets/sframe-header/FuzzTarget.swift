@@ -1,23 +1,7 @@
-// libFuzzer entry point of the `sframe-header` target (FuzzHarness.sframeHeader): a property violation is a crash.
-// SwiftPM gives every executable a `main`, so this one hands the command line to libFuzzer's driver.
+// The `sframe-header` fuzz target (FuzzHarness.sframeHeader): a property violation is a crash.
 import FuzzHarnesses
-import Glibc
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    do {
-        try FuzzHarness.sframeHeader(UnsafeRawBufferPointer(start: data, count: size))
-    } catch {
-        fatalError("sframe-header: \(error)")
-    }
-    return 0
-}
 
 @main
 enum FuzzMain {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzTestOneInput))
-    }
+    static func main() { FuzzDriver.run("sframe-header", FuzzHarness.sframeHeader) }
 }

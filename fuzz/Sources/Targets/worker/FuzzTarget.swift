@@ -1,23 +1,7 @@
-// libFuzzer entry point of the `worker` target (FuzzHarness.worker): a property violation is a crash.
-// SwiftPM gives every executable a `main`, so this one hands the command line to libFuzzer's driver.
+// The `worker` fuzz target (FuzzHarness.worker): a property violation is a crash.
 import FuzzHarnesses
-import Glibc
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    do {
-        try FuzzHarness.worker(UnsafeRawBufferPointer(start: data, count: size))
-    } catch {
-        fatalError("worker: \(error)")
-    }
-    return 0
-}
 
 @main
 enum FuzzMain {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzTestOneInput))
-    }
+    static func main() { FuzzDriver.run("worker", FuzzHarness.worker) }
 }
