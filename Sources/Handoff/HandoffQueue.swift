@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What a full queue does with one more data item.
 public enum HandoffPolicy: Sendable, Equatable {
     /// The oldest data item is dropped (counted) to make room: the producer never waits, and a
@@ -124,6 +126,8 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     public let controlCapacity: Int
     @usableFromInline let handlers: Handlers
     @usableFromInline let lock: ConditionLock<State>
+    /// `State.interruptions`, written under the lock, readable without it.
+    private let interruptionMirror = Atomic<UInt64>(0)
 
     public init(policy: HandoffPolicy, capacity: Int, controlCapacity: Int = 256, handlers: Handlers = Handlers()) {
         self.controlCapacity = max(1, controlCapacity)
@@ -144,14 +148,17 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     /// until there is room or the queue flushes, shuts down, ends or is refused. An item not
     /// accepted goes to `discard`.
     ///
-    /// `cancelled` is checked before every wait: a producer that must stop waiting (its own
-    /// element flushes) sets its flag and calls `wakeProducers()`.
+    /// `cancelled` is checked under the lock before the item is taken and before every wait: a
+    /// producer that must stop (its own element flushes) sets its flag, then calls
+    /// `wakeProducers()`; after that no item of its is accepted, so `discardData(where:)` can
+    /// take back what it queued before.
     @discardableResult
     @inlinable
     public func push(_ item: Data, cancelled: () -> Bool = { false }) -> PushResult {
         let counts = handlers.countsTowardCapacity(item)
         var dropped: Data?
         let result: PushResult = lock.withLock { locked in
+            if cancelled() { return .cancelled }
             if counts {
                 let interruptions = locked.state.interruptions
                 while locked.state.policy == .block
@@ -290,8 +297,25 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
     /// row), then data in order, then the end of stream (once). Blocks while there is nothing;
     /// returns `.flushing` at once while flushing and `.shutdown` once shut down.
     @inlinable
-    public func next() -> Next {
+    public func next() -> Next { lock.withLock { takeNext($0) } }
+
+    /// `next()`, also giving the flushes and stops counted when the item was taken. A consumer
+    /// compares it with `interruptionCount` later: a difference means a flush came since, so
+    /// what it makes of the item belongs to the flushed stream.
+    @inlinable
+    public func next(interruptions: inout UInt64) -> Next {
         lock.withLock { locked in
+            let next = takeNext(locked)
+            interruptions = locked.state.interruptions
+            return next
+        }
+    }
+
+    /// Flushes and stops so far (lock-free; see `next(interruptions:)`).
+    public var interruptionCount: UInt64 { interruptionMirror.load(ordering: .acquiring) }
+
+    @inlinable
+    func takeNext(_ locked: ConditionLock<State>.Locked) -> Next {
             while true {
                 switch locked.state.mode {
                 case .shutdown: return .shutdown
@@ -318,7 +342,6 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
                 locked.wait()
                 locked.state.consumerWaiting = false
             }
-        }
     }
 
     /// For Swift consumers (`for await frame in readable`): the next data item, or nil at the
@@ -339,6 +362,27 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             }
             if let resume { continuation.resume(returning: resume) }
         }
+    }
+
+    /// Removes the waiting data items `matching` picks, in place (counted as dropped, handed to
+    /// `discardData` outside the lock), and wakes producers waiting for room. For a producer that
+    /// flushes: what it queued before the flush must not reach the consumer after it.
+    @discardableResult
+    public func discardData(where matching: (Data) -> Bool) -> Int {
+        var removed: [Data] = []
+        lock.withLock { locked in
+            guard !locked.state.data.isEmpty else { return }
+            var kept: [Data] = []
+            for item in locked.state.data.removeAll() {
+                if matching(item) { removed.append(item) } else { kept.append(item) }
+            }
+            for item in kept { locked.state.data.append(item) }
+            for item in removed where handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
+            locked.state.dropped += UInt64(removed.count)
+            if !removed.isEmpty && locked.state.producersWaiting > 0 { locked.broadcast() }
+        }
+        removed.forEach(handlers.discardData)
+        return removed.count
     }
 
     /// The newest data item without waiting; older ones are dropped (counted). For secondary
@@ -387,6 +431,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             if flushing {
                 locked.state.mode = .flushing
                 locked.state.interruptions &+= 1
+                interruptionMirror.store(locked.state.interruptions, ordering: .releasing)
                 flushedData = locked.state.data.removeAll()
                 locked.state.dropped += UInt64(flushedData.count)
                 locked.state.counted = 0
@@ -419,6 +464,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
         let waiter: CheckedContinuation<Data?, Never>? = lock.withLock { locked in
             locked.state.mode = .shutdown
             locked.state.interruptions &+= 1
+            interruptionMirror.store(locked.state.interruptions, ordering: .releasing)
             flushedData = locked.state.data.removeAll()
             locked.state.dropped += UInt64(flushedData.count)
             locked.state.counted = 0
@@ -451,6 +497,7 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
             locked.state.producersWaiting = producers
             locked.state.endWaiters = endWaiters
             locked.state.interruptions = interruptions &+ 1
+            interruptionMirror.store(locked.state.interruptions, ordering: .releasing)
             locked.state.asyncWaiter = asyncWaiter
             locked.broadcast()
         }

@@ -129,6 +129,15 @@ public final class FrameChannel: FrameWriter, Sendable {
 
     public func interruptWrites() { queue.wakeProducers() }
 
+    /// Takes back the frames `matching` picks that still wait for the consumer: a producer that
+    /// flushes calls it after `interruptWrites` (with its `cancelled` set), so that nothing it
+    /// wrote before the flush comes out after it. Each counts as discarded by the consumer.
+    public func withdraw(where matching: (MediaFrame) -> Bool) {
+        let count = queue.discardData(where: matching)
+        guard count > 0, let consumer = endpoints.withLock({ $0.consumer }) else { return }
+        for _ in 0..<count { consumer.discardedAdmittedFrame() }
+    }
+
     public func close() { queue.endStream() }
 
     public func abort(reason: String) { queue.endStream(error: reason) }

@@ -13,6 +13,14 @@ public enum MediaFrame: Sendable {
         case .audio: .audio
         }
     }
+
+    /// The frame object's identity (one frame, whichever case holds it).
+    package var identity: ObjectIdentifier {
+        switch self {
+        case .video(let video): ObjectIdentifier(video)
+        case .audio(let audio): ObjectIdentifier(audio)
+        }
+    }
     /// Presentation timestamp in microseconds.
     public var timestamp: Int64 {
         switch self {

@@ -214,6 +214,27 @@ final class HandoffQueueTests: XCTestCase {
         XCTAssertEqual(drain(queue, count: 1), [1], "the queue itself is untouched")
     }
 
+    /// A producer that flushes: once its flag is set nothing of its is accepted, even with room,
+    /// and what it queued before is taken back (counted, discarded once) while the others' stay
+    /// in order; a producer waiting for room is woken by the removal.
+    func testCancelledProducerIsRefusedWithRoomAndTakesBackWhatItQueued() {
+        let discards = Discards()
+        let queue = makeQueue(.block, capacity: 3, discards: discards)
+        queue.push(1)
+        queue.push(10)  // another producer's
+        queue.push(2)
+        XCTAssertEqual(queue.push(3) { true }, .cancelled, "cancelled: refused without waiting for room")
+        let waiting = BackgroundPush(queue, 20)
+        XCTAssertNil(waiting.result(within: 0.2), "the other producer waits for room")
+        XCTAssertEqual(queue.discardData { $0 < 10 }, 2)
+        XCTAssertEqual(waiting.result(within: 5), .accepted, "the removal made room")
+        XCTAssertEqual(queue.push(4) { true }, .cancelled, "with room too")
+        XCTAssertEqual(drain(queue, count: 2), [10, 20])
+        XCTAssertEqual(discards.all.sorted(), [1, 2, 3, 4])
+        XCTAssertEqual(queue.droppedCount, 2)
+        XCTAssertEqual(queue.discardData { _ in true }, 0, "nothing left to take back")
+    }
+
     func testRefusalReachesWaitingAndLaterProducers() {
         let queue = makeQueue(.block, capacity: 1)
         queue.push(1)

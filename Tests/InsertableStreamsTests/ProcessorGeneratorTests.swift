@@ -81,7 +81,9 @@ final class ProcessorGeneratorTests: XCTestCase {
         let seeked = gst_element_seek_simple(pipeline.element("proc"), GST_FORMAT_TIME,
                                              GstSeekFlags(rawValue: GST_SEEK_FLAG_FLUSH.rawValue), gint64(seekPosition))
         XCTAssertNotEqual(seeked, 0)
+        let countAtSeek = output.buffers.count
         let end = pipeline.waitFor(timeout: 20) { $0.kind == .endOfStream || $0.kind == .error }
+        print("PROBE countAtSeek=\(countAtSeek) total=\(output.buffers.count) pts=\(output.buffers.compactMap(\.pts).map { $0 / 1_000_000 })")
         XCTAssertEqual(end?.kind, .endOfStream, "\(pipeline.messages)")
         let afterSeek = input.buffers.compactMap(\.pts).filter { $0 >= seekPosition }
         XCTAssertGreaterThan(afterSeek.count, 40, "the source went on from the seek position")
@@ -224,22 +226,33 @@ final class ProcessorGeneratorTests: XCTestCase {
 
     /// A flushing seek through the processor in the middle of the stream: the ring empties, the
     /// worker restarts, and the stream goes on to EOS. (The generator is a live source and cannot
-    /// seek, so the seek is sent to the processor, which passes it upstream.)
+    /// seek, so the seek is sent to the processor, which passes it upstream.) The processor syncs
+    /// to the clock, so the seek lands mid-stream; the segment 9-10 s is the 30 frames left. The
+    /// generator stamps frames with the pipeline's running time, which the flushing seek restarts:
+    /// the frames after the seek begin again near 0, in order.
     func testFlushingSeekDoesNotDeadlock() throws {
         let pipeline = try TestPipeline("""
             videotestsrc num-buffers=300 ! video/x-raw,format=RGBA,width=64,height=48,framerate=30/1 ! \
-            trackprocessor name=proc worker="delay ms=2" pipe-to=gen sync=false trackgenerator name=gen ! fakesink name=out
+            trackprocessor name=proc worker="delay ms=2" pipe-to=gen trackgenerator name=gen ! fakesink name=out
             """)
         let output = pipeline.collect("out")
         pipeline.play()
-        g_usleep(100_000)
-        let seeked = gst_element_seek_simple(pipeline.element("proc"), GST_FORMAT_TIME,
-                                             GstSeekFlags(rawValue: GST_SEEK_FLAG_FLUSH.rawValue), 9 * 1_000_000_000)
+        g_usleep(300_000)
+        let seeked = gst_element_seek(pipeline.element("proc"), 1.0, GST_FORMAT_TIME,
+                                      GstSeekFlags(rawValue: GST_SEEK_FLAG_FLUSH.rawValue),
+                                      GST_SEEK_TYPE_SET, 9 * 1_000_000_000, GST_SEEK_TYPE_SET, 10 * 1_000_000_000)
         XCTAssertNotEqual(seeked, 0)
+        let countAtSeek = output.buffers.count
+        XCTAssertGreaterThan(countAtSeek, 0, "frames flowed before the seek")
+        XCTAssertLessThan(countAtSeek, 30, "the seek came in the middle of the stream")
         let end = pipeline.waitFor(timeout: 20) { $0.kind == .endOfStream || $0.kind == .error }
         XCTAssertEqual(end?.kind, .endOfStream, "\(pipeline.messages)")
-        XCTAssertTrue(output.buffers.contains { ($0.pts ?? 0) >= 9_000_000_000 }, "frames from after the seek position came through")
-        let afterSeek = output.buffers.compactMap(\.pts).drop { $0 < 9_000_000_000 }
-        XCTAssertEqual(Array(afterSeek), afterSeek.sorted())
+        let afterSeek = output.buffers.dropFirst(countAtSeek).compactMap(\.pts)
+        // 30 frames in 9-10 s; the 1-frame ring may drop one on a loaded machine.
+        XCTAssertTrue((20...31).contains(afterSeek.count), "\(afterSeek.count) frames after the seek")
+        XCTAssertEqual(afterSeek, afterSeek.sorted(), "in order")
+        XCTAssertEqual(Set(afterSeek).count, afterSeek.count, "no frame twice")
+        XCTAssertLessThan(afterSeek.first ?? .max, 300_000_000, "restamped with the running time the seek restarted")
+        XCTAssertLessThan(afterSeek.last ?? .max, 1_500_000_000)
     }
 }

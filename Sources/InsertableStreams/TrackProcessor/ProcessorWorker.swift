@@ -28,6 +28,10 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     private var producer: FrameChannel.ProducerID?
     /// Set while the element flushes or stops: a write waiting for the generator gives up.
     private let cancelled = Atomic<Bool>(false)
+    /// The last frame written to the channel (at most one of ours waits there: each write waits
+    /// for room), for `withdrawWritten` to take back after a flush. Held, so that its identity
+    /// cannot pass to another producer's frame.
+    private let lastWritten = Mutex<MediaFrame?>(nil)
     private let workerThread = Atomic<UInt>(0)
     private let failures = FailureReporter()
 
@@ -36,6 +40,9 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     private enum ChainState { case notStarted, started, failed }
     @exclusivity(unchecked) private var framesWithoutConsumer: UInt64 = 0
     @exclusivity(unchecked) private var wroteToConsumer = false
+    /// The ring's flush count when the worker took its last item: a write after a later flush
+    /// carries a frame of the flushed stream and is refused (even after the flush ended).
+    @exclusivity(unchecked) private var epoch: UInt64 = 0
 
     init(element: TrackProcessorElement, ring: FrameRing, transformers: [any StreamTransformer<MediaFrame>], output: Output) {
         self.element = element
@@ -60,6 +67,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     func stop() {
         interrupt()
         thread.stop()
+        lastWritten.withLock { $0 = nil }
         if case .channel(let channel) = output, let producer { channel.detachProducer(producer) }
     }
 
@@ -73,6 +81,15 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
         }
     }
 
+    /// Flush-start, after `interrupt`: the frame written last, if it still waits for the
+    /// generator, belongs to the flushed stream and is taken back (the generator would
+    /// otherwise show it after the flush, stamped later than the frames that follow it).
+    func withdrawWritten() {
+        guard case .channel(let channel) = output else { return }
+        guard let written = lastWritten.withLock({ $0 })?.identity else { return }
+        channel.withdraw { $0.identity == written }
+    }
+
     /// Flush-stop: writes may block again and the loop resumes.
     func resume() {
         cancelled.store(false, ordering: .releasing)
@@ -83,7 +100,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
 
     private func iterate() {
         workerThread.store(UInt(pthread_self()), ordering: .relaxed)
-        switch ring.next() {
+        switch ring.next(interruptions: &epoch) {
         case .data(let frame):
             guard startChainIfNeeded() else { return frame.close() }
             do { try chain.process(frame) } catch { report(error) }
@@ -161,10 +178,11 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     func write(_ frame: MediaFrame) throws {
         switch output {
         case .channel(let channel):
-            try channel.write(frame) { cancelled.load(ordering: .acquiring) }
+            lastWritten.withLock { $0 = frame }
+            try channel.write(frame) { cancelled.load(ordering: .acquiring) || ring.interruptionCount != epoch }
             wroteToConsumer = true
         case .writer(let writer):
-            try writer.write(frame) { cancelled.load(ordering: .acquiring) }
+            try writer.write(frame) { cancelled.load(ordering: .acquiring) || ring.interruptionCount != epoch }
         case .none:
             frame.close()
         }

@@ -306,7 +306,17 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
     /// The pad's deactivation sets its FLUSHING flag, then calls unlock and unlock_stop at once:
     /// a flush that ended before the wait began is seen by the ticket (flush after `endStream`)
     /// or by the flag (flush before it).
+    ///
+    /// FLUSH_START also takes back the frame the worker handed to the generator that it has not
+    /// shown yet: GstBaseSink's unlock (the same ring flush and interrupt) comes right after.
     override func sinkPadEventBeforeBaseSink(_ event: UnsafeMutablePointer<GstEvent>) {
+        if swift_event_type(event) == GST_EVENT_FLUSH_START {
+            ring.setFlushing(true)
+            guard let worker = running.withLock({ $0.worker }) else { return }
+            worker.interrupt()
+            worker.withdrawWritten()
+            return
+        }
         guard swift_event_type(event) == GST_EVENT_EOS else { return }
         let ticket = ring.endStream()
         guard running.withLock({ $0.worker != nil }), swift_pad_is_flushing(sinkPad) == 0 else { return }
