@@ -316,32 +316,32 @@ public final class HandoffQueue<Data: Sendable, Control: Sendable>: @unchecked S
 
     @inlinable
     func takeNext(_ locked: ConditionLock<State>.Locked) -> Next {
-            while true {
-                switch locked.state.mode {
-                case .shutdown: return .shutdown
-                case .flushing: return .flushing
-                case .running: break
-                }
-                if locked.state.controlsInARow < Self.controlBurst || locked.state.data.isEmpty,
-                   let control = locked.state.controls.popFirst() {
-                    // Counted only while data waits behind it.
-                    locked.state.controlsInARow = locked.state.data.isEmpty ? 0 : locked.state.controlsInARow + 1
-                    return .control(control)
-                }
-                if let item = locked.state.data.popFirst() {
-                    locked.state.controlsInARow = 0
-                    if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
-                    if locked.state.producersWaiting > 0 { locked.broadcast() }
-                    return .data(item)
-                }
-                if locked.state.ended && !locked.state.endDelivered {
-                    locked.state.endDelivered = true
-                    return .endOfStream(error: locked.state.endError)
-                }
-                locked.state.consumerWaiting = true
-                locked.wait()
-                locked.state.consumerWaiting = false
+        while true {
+            switch locked.state.mode {
+            case .shutdown: return .shutdown
+            case .flushing: return .flushing
+            case .running: break
             }
+            if locked.state.controlsInARow < Self.controlBurst || locked.state.data.isEmpty,
+               let control = locked.state.controls.popFirst() {
+                // Counted only while data waits behind it.
+                locked.state.controlsInARow = locked.state.data.isEmpty ? 0 : locked.state.controlsInARow + 1
+                return .control(control)
+            }
+            if let item = locked.state.data.popFirst() {
+                locked.state.controlsInARow = 0
+                if handlers.countsTowardCapacity(item) { locked.state.counted -= 1 }
+                if locked.state.producersWaiting > 0 { locked.broadcast() }
+                return .data(item)
+            }
+            if locked.state.ended && !locked.state.endDelivered {
+                locked.state.endDelivered = true
+                return .endOfStream(error: locked.state.endError)
+            }
+            locked.state.consumerWaiting = true
+            locked.wait()
+            locked.state.consumerWaiting = false
+        }
     }
 
     /// For Swift consumers (`for await frame in readable`): the next data item, or nil at the

@@ -26,8 +26,6 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     private var chain: TransformChain<MediaFrame>!
     private var thread: StreamWorker!
     private var producer: FrameChannel.ProducerID?
-    /// Set while the element flushes or stops: a write waiting for the generator gives up.
-    private let cancelled = Atomic<Bool>(false)
     /// The last frame written to the channel (at most one of ours waits there: each write waits
     /// for room), for `withdrawWritten` to take back after a flush. Held, so that its identity
     /// cannot pass to another producer's frame.
@@ -40,8 +38,9 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     private enum ChainState { case notStarted, started, failed }
     @exclusivity(unchecked) private var framesWithoutConsumer: UInt64 = 0
     @exclusivity(unchecked) private var wroteToConsumer = false
-    /// The ring's flush count when the worker took its last item: a write after a later flush
-    /// carries a frame of the flushed stream and is refused (even after the flush ended).
+    /// The ring's count of flushes and stops when the worker took its last item: a write after
+    /// a later one carries a frame of the flushed stream and is refused (even after the flush
+    /// ended), and a write waiting for the generator gives up.
     @exclusivity(unchecked) private var epoch: UInt64 = 0
 
     init(element: TrackProcessorElement, ring: FrameRing, transformers: [any StreamTransformer<MediaFrame>], output: Output) {
@@ -58,10 +57,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     var supportedVideoFormats: Set<VideoPixelFormat>? { chain.supportedVideoFormats }
     var supportedKinds: Set<TrackKind> { chain.supportedKinds }
 
-    func start() {
-        cancelled.store(false, ordering: .releasing)
-        thread.start()
-    }
+    func start() { thread.start() }
 
     /// The ring must be shut down already, so that the loop returns; joins the thread.
     func stop() {
@@ -71,9 +67,10 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
         if case .channel(let channel) = output, let producer { channel.detachProducer(producer) }
     }
 
-    /// Flush or stop: a write blocked on the generator gives up; the loop then pauses in the ring.
+    /// Flush or stop, once the ring is flushing or shut down: a write blocked on the generator
+    /// wakes and gives up (the ring's count of interruptions moved since the worker took its
+    /// input); the loop then pauses in the ring.
     func interrupt() {
-        cancelled.store(true, ordering: .releasing)
         switch output {
         case .channel(let channel): channel.interruptWrites()
         case .writer(let writer): writer.interruptWrites()
@@ -91,10 +88,7 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
     }
 
     /// Flush-stop: writes may block again and the loop resumes.
-    func resume() {
-        cancelled.store(false, ordering: .releasing)
-        thread.start()
-    }
+    func resume() { thread.start() }
 
     // MARK: the worker thread
 
@@ -179,10 +173,10 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
         switch output {
         case .channel(let channel):
             lastWritten.withLock { $0 = frame }
-            try channel.write(frame) { cancelled.load(ordering: .acquiring) || ring.interruptionCount != epoch }
+            try channel.write(frame) { ring.interruptionCount != epoch }
             wroteToConsumer = true
         case .writer(let writer):
-            try writer.write(frame) { cancelled.load(ordering: .acquiring) || ring.interruptionCount != epoch }
+            try writer.write(frame) { ring.interruptionCount != epoch }
         case .none:
             frame.close()
         }

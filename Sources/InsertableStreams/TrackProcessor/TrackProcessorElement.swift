@@ -310,13 +310,7 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
     /// FLUSH_START also takes back the frame the worker handed to the generator that it has not
     /// shown yet: GstBaseSink's unlock (the same ring flush and interrupt) comes right after.
     override func sinkPadEventBeforeBaseSink(_ event: UnsafeMutablePointer<GstEvent>) {
-        if swift_event_type(event) == GST_EVENT_FLUSH_START {
-            ring.setFlushing(true)
-            guard let worker = running.withLock({ $0.worker }) else { return }
-            worker.interrupt()
-            worker.withdrawWritten()
-            return
-        }
+        if swift_event_type(event) == GST_EVENT_FLUSH_START { return interruptFlow(withdrawing: true) }
         guard swift_event_type(event) == GST_EVENT_EOS else { return }
         let ticket = ring.endStream()
         guard running.withLock({ $0.worker != nil }), swift_pad_is_flushing(sinkPad) == 0 else { return }
@@ -325,9 +319,18 @@ final class TrackProcessorElement: BaseSinkSubclass, HasSettings, TransformMessa
 
     /// Flush-start and the way to READY: drop what waits, wake a drain and a blocked write.
     override func unlock() -> Bool {
-        ring.setFlushing(true)
-        running.withLock { $0.worker }?.interrupt()
+        interruptFlow(withdrawing: false)
         return super.unlock()
+    }
+
+    /// The ring flushes (its count of interruptions moves, which refuses the worker's writes of
+    /// what it took before), then a write blocked on the generator wakes; `withdrawing` also
+    /// takes back the frame handed over and not yet shown.
+    private func interruptFlow(withdrawing: Bool) {
+        ring.setFlushing(true)
+        guard let worker = running.withLock({ $0.worker }) else { return }
+        worker.interrupt()
+        if withdrawing { worker.withdrawWritten() }
     }
 
     /// Flush-stop: frames flow again and the worker resumes.
