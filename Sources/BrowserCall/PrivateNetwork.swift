@@ -22,7 +22,7 @@ public enum PrivateNetwork {
 
     /// A process, not yet started, that runs `executable arguments` in a new network namespace
     /// set up as described above (`unshare --net`, `--map-root-user` too when not root), and a
-    /// new PID namespace. Its environment is this process's plus `environmentVariable`. Killing
+    /// new PID namespace with its own /proc. Its environment is this process's plus `environmentVariable`. Killing
     /// it (SIGKILL) ends everything inside.
     public static func process(running executable: String, arguments: [String]) throws -> Process {
         guard let unshare = findTool("unshare") else {
@@ -48,7 +48,11 @@ public enum PrivateNetwork {
         // --pid --fork --kill-child: the program is the first process of a new PID namespace, so
         // when it ends (or unshare is killed) the kernel ends everything it left in there, a
         // browser included; no namespace outlives it.
-        process.arguments = (getuid() == 0 ? [] : ["--map-root-user"]) + ["--net", "--pid", "--fork", "--kill-child"]
+        // --mount-proc: /proc shows that namespace. Without it, /proc/<id> names the host's
+        // process of that number, and libdispatch, whose worker-pool monitor reads
+        // /proc/<thread id>/stat of its threads, crashed the program ("workq: registered worker
+        // exited prematurely", SIGILL) whenever one of its thread ids was no process's id outside.
+        process.arguments = (getuid() == 0 ? [] : ["--map-root-user"]) + ["--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
             + ["--", "/bin/sh", "-c", setUp, executable] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment[environmentVariable] = address

@@ -138,6 +138,9 @@ class BrowserCallTestCase: XCTestCase {
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputFile) }
         let child = try PrivateNetwork.process(running: PrivateNetwork.currentExecutable, arguments: [name])
+        // A crash in the child prints every thread's stack, without the registers and the image
+        // list that would push the stacks out of the end of the output shown below.
+        child.environment?["SWIFT_BACKTRACE"] = "enable=yes,interactive=no,threads=all,registers=none,images=none"
         let output = try FileHandle(forWritingTo: outputFile)
         child.standardOutput = output
         child.standardError = output
@@ -174,11 +177,26 @@ class BrowserCallTestCase: XCTestCase {
         let passed = lines.contains { $0.contains("Test Case '") && $0.contains("' passed") }
         if status == 0 && passed { return }
         let failures = lines.filter { $0.contains(": error: ") }.map { String($0) }
+        let crash = Self.crashSummary(lines)
         XCTFail("""
             \(name) failed in a private network namespace (exit status \(status)):
             \(failures.joined(separator: "\n"))
             --- end of its output ---
             \(lines.suffix(120).joined(separator: "\n"))
+            \(crash.isEmpty ? "" : "--- the crash (again, last, as the end of a log is what is kept) ---\n" + crash.joined(separator: "\n"))
             """)
+    }
+
+    /// From the output of a child the Swift runtime's backtracer reported on: the fatal error
+    /// lines, the "Program crashed" line and the crashed thread's frames.
+    static func crashSummary(_ lines: [Substring]) -> [Substring] {
+        var summary = lines.filter { $0.contains("Fatal error") || $0.contains("Program crashed") }
+        if let start = lines.firstIndex(where: { $0.hasPrefix("Thread ") && $0.hasSuffix(" crashed:") }) {
+            // The header, a blank line, the frames up to the next blank line.
+            var end = start + 2
+            while end < lines.count, !lines[end].trimmingCharacters(in: .whitespaces).isEmpty, end - start < 60 { end += 1 }
+            summary += lines[start..<min(end, lines.count)]
+        }
+        return summary
     }
 }
