@@ -35,27 +35,13 @@ public final class AESGCM: Sendable {
         let plaintextCount = try LibCrypto.int32(plaintext.count, "AES-GCM")
         let aadCount = try LibCrypto.int32(aad.count, "AES-GCM")
         try contexts.withLock { (pair: inout CipherContextPair) throws in
-            let context = pair.encrypt
-            var written: Int32 = 0
-            guard EVP_EncryptInit_ex(context, nil, nil, nil, LibCrypto.bytes(iv)) == 1 else { throw LibCrypto.failure("AES-GCM IV") }
-            if aadCount > 0 {
-                guard EVP_EncryptUpdate(context, nil, &written, LibCrypto.bytes(aad), aadCount) == 1 else {
-                    throw LibCrypto.failure("AES-GCM additional data")
-                }
-            }
-            var total = 0
-            if plaintextCount > 0 {
-                guard EVP_EncryptUpdate(context, LibCrypto.mutableBytes(output), &written, LibCrypto.bytes(plaintext), plaintextCount) == 1 else {
-                    throw LibCrypto.failure("AES-GCM encryption")
-                }
-                total = Int(written)
-            }
-            guard EVP_EncryptFinal_ex(context, LibCrypto.mutableBytes(output).map { $0 + total }, &written) == 1 else {
-                throw LibCrypto.failure("AES-GCM final")
-            }
-            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagCount), output.baseAddress! + plaintext.count) == 1 else {
-                throw LibCrypto.failure("AES-GCM tag")
-            }
+            try Self.run(pair.encrypt, iv: iv, aad: aad, aadCount: aadCount, input: plaintext, count: plaintextCount, output: output,
+                         beforeFinal: { _ in },
+                         afterFinal: { context in
+                             guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagCount), output.baseAddress! + plaintext.count) == 1 else {
+                                 throw LibCrypto.failure("AES-GCM tag")
+                             }
+                         })
         }
     }
 
@@ -71,31 +57,50 @@ public final class AESGCM: Sendable {
         let count = try LibCrypto.int32(ciphertextCount, "AES-GCM")
         let aadCount = try LibCrypto.int32(aad.count, "AES-GCM")
         try contexts.withLock { (pair: inout CipherContextPair) throws in
-            let context = pair.decrypt
-            var written: Int32 = 0
-            guard EVP_DecryptInit_ex(context, nil, nil, nil, LibCrypto.bytes(iv)) == 1 else { throw LibCrypto.failure("AES-GCM IV") }
-            if aadCount > 0 {
-                guard EVP_DecryptUpdate(context, nil, &written, LibCrypto.bytes(aad), aadCount) == 1 else {
-                    throw LibCrypto.failure("AES-GCM additional data")
-                }
+            try Self.run(pair.decrypt, iv: iv, aad: aad, aadCount: aadCount, input: sealed, count: count, output: output,
+                         beforeFinal: { context in
+                             // The tag is an input here; libcrypto only reads it.
+                             let tag = UnsafeMutableRawPointer(mutating: sealed.baseAddress! + ciphertextCount)
+                             guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagCount), tag) == 1 else {
+                                 throw LibCrypto.failure("AES-GCM tag")
+                             }
+                         },
+                         afterFinal: { _ in })
+        }
+    }
+
+    /// One AES-GCM operation on a keyed context, in the direction it was keyed for (the EVP_Cipher*
+    /// calls follow the context's direction): the IV, the additional data, the `count` bytes of
+    /// `input` into `output`, then `beforeFinal` (decryption sets the expected tag), the final
+    /// step (which checks the tag when decrypting: its failure is `authenticationFailed`), and
+    /// `afterFinal` (encryption reads the tag).
+    @inline(__always)
+    private static func run(_ context: OpaquePointer, iv: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer, aadCount: Int32,
+                            input: UnsafeRawBufferPointer, count: Int32, output: UnsafeMutableRawBufferPointer,
+                            beforeFinal: (OpaquePointer) throws -> Void, afterFinal: (OpaquePointer) throws -> Void) throws {
+        var written: Int32 = 0
+        guard EVP_CipherInit_ex(context, nil, nil, nil, LibCrypto.bytes(iv), -1) == 1 else { throw LibCrypto.failure("AES-GCM IV") }
+        if aadCount > 0 {
+            guard EVP_CipherUpdate(context, nil, &written, LibCrypto.bytes(aad), aadCount) == 1 else {
+                throw LibCrypto.failure("AES-GCM additional data")
             }
-            var total = 0
-            if count > 0 {
-                guard EVP_DecryptUpdate(context, LibCrypto.mutableBytes(output), &written, LibCrypto.bytes(sealed), count) == 1 else {
-                    throw LibCrypto.failure("AES-GCM decryption")
-                }
-                total = Int(written)
+        }
+        var total = 0
+        if count > 0 {
+            guard EVP_CipherUpdate(context, LibCrypto.mutableBytes(output), &written, LibCrypto.bytes(input), count) == 1 else {
+                throw LibCrypto.failure(EVP_CIPHER_CTX_is_encrypting(context) == 1 ? "AES-GCM encryption" : "AES-GCM decryption")
             }
-            // The tag is an input here; libcrypto only reads it.
-            let tag = UnsafeMutableRawPointer(mutating: sealed.baseAddress! + ciphertextCount)
-            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagCount), tag) == 1 else {
-                throw LibCrypto.failure("AES-GCM tag")
-            }
-            guard EVP_DecryptFinal_ex(context, LibCrypto.mutableBytes(output).map { $0 + total }, &written) == 1 else {
+            total = Int(written)
+        }
+        try beforeFinal(context)
+        guard EVP_CipherFinal_ex(context, LibCrypto.mutableBytes(output).map { $0 + total }, &written) == 1 else {
+            guard EVP_CIPHER_CTX_is_encrypting(context) == 1 else {
                 ERR_clear_error()
                 throw CryptoError.authenticationFailed
             }
+            throw LibCrypto.failure("AES-GCM final")
         }
+        try afterFinal(context)
     }
 
     /// Convenience for tests and key checks: `ciphertext || tag` as a new array.
