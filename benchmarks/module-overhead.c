@@ -9,10 +9,11 @@
  * the `worker` values to time in it. Without CASE arguments:
  *
  *   raw-1080p-i420=identity,mirror,swiftmirror raw-1080p-rgba=identity,mirror,swiftmirror
- *   encoded-opus=identity,passthrough
+ *   encoded-opus=identity,passthrough,negate,swiftnegate
  *
  * -p names a pair to report as a ratio, module over built in (default: -p swiftmirror/mirror
- * -p passthrough/identity); a pair is reported in every case that has both variants.
+ * -p passthrough/identity -p swiftnegate/negate); a pair is reported in every case that has both
+ * variants.
  *
  *   encoded: filesrc (Ogg/Opus, 20 ms frames, ~160 bytes) ! oggdemux ! rtpscripttransform worker=W ! fakesink
  *   raw:     videotestsrc pattern=black 1920x1080 FORMAT ! trackprocessor worker=W pipe-to=g sync=false
@@ -21,7 +22,8 @@
  * Before timing, each case checks that the variants do the work: every variant's output (SHA-256 of
  * the bytes reaching fakesink; raw: 2 frames of pattern=smpte) is compared with the source's and,
  * for raw video, with `videoflip video-direction=horiz`'s (GStreamer 1.22 ignores `method`); the two variants of a pair must give
- * the same bytes, a variant named identity/passthrough the source's, mirror/swiftmirror videoflip's.
+ * the same bytes, a variant named identity/passthrough the source's, mirror/swiftmirror videoflip's,
+ * negate/swiftnegate not the source's.
  * These runs also warm the process up (modules loaded, 1080p buffers allocated and freed once).
  *
  * Timed: in each round every variant runs once, the order rotating from round to round; wall time
@@ -248,15 +250,17 @@ check (const Case * c, const char *ogg, const Pair * pairs, int n_pairs, guint64
     const char *name = c->variants[v];
     gboolean want_source = strcmp (name, "identity") == 0 || strcmp (name, "passthrough") == 0;
     gboolean want_flip = c->format && (strcmp (name, "mirror") == 0 || strcmp (name, "swiftmirror") == 0);
+    gboolean want_changed = strcmp (name, "negate") == 0 || strcmp (name, "swiftnegate") == 0;
     gboolean ok = digests[v] && count == frames && (!want_source || same (digests[v], source))
-        && (!want_flip || (same (digests[v], flipped) && !same (digests[v], source)));
+        && (!want_flip || (same (digests[v], flipped) && !same (digests[v], source)))
+        && (!want_changed || !same (digests[v], source));
     if (!ok)
       failures++;
     printf ("{\"check\": \"%s\", \"variant\": \"%s\", \"frames\": %" G_GUINT64_FORMAT ", \"source_frames\": %"
         G_GUINT64_FORMAT ", \"sha256\": \"%s\", \"equals_source\": %s, \"equals_videoflip\": %s, \"expected\": \"%s\", "
         "\"ok\": %s}\n", c->name, name, count, frames, digests[v] ? digests[v] : "", same (digests[v], source) ? "true" : "false",
         c->format ? (same (digests[v], flipped) ? "true" : "false") : "null",
-        want_source ? "source" : want_flip ? "videoflip" : "-", ok ? "true" : "false");
+        want_source ? "source" : want_flip ? "videoflip" : want_changed ? "not the source" : "-", ok ? "true" : "false");
   }
   for (int p = 0; p < n_pairs; p++) {
     int m = find (c, pairs[p].module), b = find (c, pairs[p].builtin);
@@ -314,9 +318,10 @@ main (int argc, char **argv)
   if (n_pairs == 0) {
     pairs[n_pairs++] = (Pair) { g_strdup ("swiftmirror"), g_strdup ("mirror") };
     pairs[n_pairs++] = (Pair) { g_strdup ("passthrough"), g_strdup ("identity") };
+    pairs[n_pairs++] = (Pair) { g_strdup ("swiftnegate"), g_strdup ("negate") };
   }
   const char *defaults[] = { "raw-1080p-i420=identity,mirror,swiftmirror", "raw-1080p-rgba=identity,mirror,swiftmirror",
-    "encoded-opus=identity,passthrough"
+    "encoded-opus=identity,passthrough,negate,swiftnegate"
   };
   const char **specs = (const char **) argv + optind;
   int n_specs = argc - optind;

@@ -57,8 +57,11 @@ def module_overhead_markdown(add, data=None):
     add("- **raw**: `videotestsrc pattern=black num-buffers=N ! 1920x1080 ! trackprocessor worker=W pipe-to=g sync=false")
     add("  max-buffer-size=1024` + `trackgenerator name=g ! fakesink sync=false`. `swiftmirror` is the built-in `mirror`'s")
     add("  in-place algorithm behind the module C ABI (`Tests/ModulePackages/second-module`); `identity` is the floor.")
-    add("- **encoded**: `filesrc ! oggdemux ! rtpscripttransform side=send worker=W ! fakesink sync=false`; `passthrough` is")
-    add("  the encoded identity as a module.")
+    add("- **encoded**: `filesrc ! oggdemux ! rtpscripttransform side=send worker=W ! fakesink sync=false`. `passthrough` is")
+    add("  the encoded identity as a module: the floor, the module boundary's whole fixed cost, including the writable map")
+    add("  the ABI promises every module and `identity` never makes. `swiftnegate` is the built-in `negate`'s in-place path")
+    add("  on Opus (the TOC byte clear, every other byte inverted) as a module: the same transform on both sides, both")
+    add("  mapping the bytes writable, as `swiftmirror` / `mirror` are for raw video.")
     add("- Per round every variant runs once, the order rotating; wall and process CPU time (all threads) from PLAYING to")
     add("  EOS per frame that reached fakesink (all did, checked), and the process's context switches per frame. Ratios are")
     add("  per round (module / built in, same round), then median [min-max] over the rounds.")
@@ -67,7 +70,7 @@ def module_overhead_markdown(add, data=None):
         failed = [c for c in checks if not c.get("ok")]
         add("- Output check before timing (SHA-256 of what reaches fakesink; raw: 2 SMPTE frames): "
             + ("every variant as expected (`mirror` and `swiftmirror` byte-identical to `videoflip video-direction=horiz`, "
-               "`identity` and `passthrough` to the source)" if not failed else
+               "`identity` and `passthrough` to the source, `negate` and `swiftnegate` byte-identical and not the source)" if not failed else
                "**failed**: " + ", ".join(f"{c['check']} {c['variant']}" for c in failed)))
     add("")
     add("| Case (frames x rounds) | `worker` | Wall µs/frame | CPU µs/frame | Switches/frame | Module / built in: wall | CPU | Added wall / CPU µs |")

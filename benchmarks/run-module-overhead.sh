@@ -3,7 +3,8 @@
 # rounds of one run (benchmarks/module-overhead.c): raw 1080p I420 and RGBA, `worker=swiftmirror`
 # (Tests/ModulePackages/second-module: the built-in mirror's in-place algorithm behind the module
 # C ABI) vs `worker=mirror`, with `worker=identity` as the floor; encoded Opus-size frames,
-# `worker=passthrough` (module) vs `worker=identity`. Builds the plugin in release mode (scratch
+# `worker=passthrough` (module) vs `worker=identity` (the floor) and `worker=swiftnegate` (the built-in
+# negate's in-place path behind the module C ABI) vs `worker=negate`. Builds the plugin in release mode (scratch
 # path .build-bench, as run.sh) and the modules (scripts/build-modules.sh release), writes
 # benchmarks/module-overhead.json and prints the section BENCHMARKS.md shows (benchmarks/module_overhead_report.py;
 # benchmarks/report.py renders it into BENCHMARKS.md).

@@ -116,6 +116,24 @@ final class ModuleTests: XCTestCase {
         }
     }
 
+    /// The benchmark's encoded pair: the module's `swiftnegate` gives the built-in `negate`'s
+    /// bytes on Opus frames (the TOC byte clear, every other byte inverted), and undoes itself.
+    func testSwiftNegateModuleMatchesTheBuiltInNegate() throws {
+        let builtin = try HarnessTests.Harness("rtpscripttransform side=send worker=negate", caps: HarnessTests.opusCaps)
+        let module = try HarnessTests.Harness("rtpscripttransform side=send worker=swiftnegate", caps: HarnessTests.opusCaps)
+        let back = try HarnessTests.Harness("rtpscripttransform side=receive worker=swiftnegate", caps: HarnessTests.opusCaps)
+        for index in 0..<20 {
+            let frame = HarnessTests.opusFrame(index)
+            XCTAssertEqual(builtin.push(frame, pts: UInt64(index) * 20_000_000), GST_FLOW_OK)
+            XCTAssertEqual(module.push(frame, pts: UInt64(index) * 20_000_000), GST_FLOW_OK)
+            let expected = try XCTUnwrap(builtin.pull()).bytes, negated = try XCTUnwrap(module.pull()).bytes
+            XCTAssertEqual(negated, expected)
+            XCTAssertEqual(negated, [frame[0]] + frame.dropFirst().map { ~$0 })
+            XCTAssertEqual(back.push(negated, pts: UInt64(index) * 20_000_000), GST_FLOW_OK)
+            XCTAssertEqual(try XCTUnwrap(back.pull()).bytes, frame)
+        }
+    }
+
     func testReceiveSideDropsFramesWithoutTrailerAndTellsTheApplication() throws {
         let pipeline = try TestPipeline("""
             audiotestsrc num-buffers=12 ! opusenc ! rtpscripttransform side=receive worker=trailer ! fakesink name=out
@@ -129,7 +147,7 @@ final class ModuleTests: XCTestCase {
     }
 
     func testAModuleTransformThatThrowsLosesOnlyThatFrame() throws {
-        XCTAssertEqual(try Self.loadedHere.get(), ["swiftmirror", "passthrough", "fail-every", "halve", "c-twice", "c-invert"])
+        XCTAssertEqual(try Self.loadedHere.get(), ["swiftmirror", "passthrough", "swiftnegate", "fail-every", "halve", "c-twice", "c-invert"])
         let (frames, pipeline) = try blackFrames(worker: "fail-every n=3", count: 9)
         XCTAssertEqual(pipeline.uint64("p", "discarded-frames"), 0, "the ring holds every frame")
         XCTAssertEqual(frames.count, 6)

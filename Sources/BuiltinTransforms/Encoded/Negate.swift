@@ -10,6 +10,16 @@ final class NegateTransform: EncodedFrameTransformer {
     init(policy: ClearBytesPolicy) { self.policy = policy }
 
     func transform(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
+        // Only H.264/H.265 bodies are escaped (a new frame of another size); the other codecs'
+        // frames are read for their layout and negated in place in one writable map.
+        if policy == .none || (frame.codec != .h264 && frame.codec != .h265) {
+            try frame.withUnsafeMutableBytes { bytes in
+                let layout = FrameLayout.of(UnsafeRawBufferPointer(bytes), codec: frame.codec, policy: policy)
+                Self.negate(UnsafeMutableRawBufferPointer(rebasing: bytes[layout.clearCount...]))
+            }
+            try controller.enqueue(frame)
+            return
+        }
         let layout = try frame.withUnsafeBytes { FrameLayout.of($0, codec: frame.codec, policy: policy) }
         if !layout.escapesBody {
             try frame.withUnsafeMutableBytes { bytes in

@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // A second Swift transform module, for the tests (a plugin and two modules, each with its own
 // static Swift runtime, in one process) and the module benchmark: `swiftmirror` (the built-in
-// mirror's algorithm behind the module ABI), `passthrough` (encoded identity) and `fail-every`
-// (throws on every n-th frame). scripts/build-modules.sh builds it.
+// mirror's algorithm behind the module ABI), `passthrough` (encoded identity), `swiftnegate` (the
+// built-in negate's in-place path on Opus), `fail-every` (throws on every n-th frame) and `halve`. scripts/build-modules.sh builds it.
 import PackageDescription
 import Foundation
 

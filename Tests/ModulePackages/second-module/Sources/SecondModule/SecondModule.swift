@@ -2,7 +2,7 @@ import TransformModuleKit
 
 @_cdecl("insertable_streams_module")
 public func insertableStreamsModule(_ host: UnsafePointer<ISMHost>?) -> UnsafePointer<ISMModule>? {
-    TransformModule.describe(name: "second-module", version: "0.1", transforms: [SwiftMirror.self, Passthrough.self, FailEvery.self, Halve.self], host: host)
+    TransformModule.describe(name: "second-module", version: "0.1", transforms: [SwiftMirror.self, Passthrough.self, SwiftNegate.self, FailEvery.self, Halve.self], host: host)
 }
 
 /// Flips every plane horizontally, in place: the algorithm of the plugin's built-in `mirror`
@@ -69,6 +69,31 @@ final class Passthrough: ModuleTransform {
     static let frames = ModuleFrames.encoded()
     init(parameters: TransformParameters) throws {}
     func transform(_ frame: ModuleFrame, controller: ModuleController) throws { try controller.enqueue(frame) }
+}
+
+/// Inverts every byte after the first `clear` ones, in place: the built-in `negate`'s in-place
+/// path (for Opus it keeps the one TOC byte clear, as `clear=1` here), so that the benchmark
+/// compares the module boundary on a transform that rewrites the bytes, not two algorithms.
+final class SwiftNegate: ModuleTransform {
+    static let name = "swiftnegate"
+    static let summary = "Inverts every byte after the first clear ones (the built-in negate on Opus, as a module)"
+    static let parameters = [TransformParameterInfo("clear", "bytes left as they are at the start of each frame, 0 to 64 (default 1: Opus's TOC byte)")]
+    static let frames = ModuleFrames.encoded()
+    let clear: Int
+    init(parameters: TransformParameters) throws { clear = try parameters.integer("clear", default: 1, range: 0...64) }
+
+    func transform(_ frame: ModuleFrame, controller: ModuleController) throws {
+        let bytes = frame.bytes
+        if let base = bytes.baseAddress, bytes.count > clear {
+            let body = base + clear, count = bytes.count - clear, words = count / 8
+            for index in 0..<words {
+                let pointer = body + index * 8
+                pointer.storeBytes(of: ~pointer.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            }
+            for index in (words * 8)..<count { body.storeBytes(of: ~body.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self) }
+        }
+        try controller.enqueue(frame)
+    }
 }
 
 /// Throws on every n-th frame (tests: a module transform that fails loses that frame only).
