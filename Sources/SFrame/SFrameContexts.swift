@@ -118,12 +118,19 @@ public final class SFrameSender: @unchecked Sendable {
 /// frames it has already accepted (a sliding replay window per key id). Not thread-safe: one
 /// receiver belongs to one stream's worker.
 public final class SFrameReceiver: @unchecked Sendable {
-    private struct Entry {
+    /// One key and the counters accepted under it (a class: a frame reads the key and moves
+    /// the window through one reference, without copying the key material).
+    private final class Entry {
         let material: SFrameKeyMaterial
         var window = ReplayWindow()
+        init(material: SFrameKeyMaterial) { self.material = material }
     }
 
-    private var keys: [UInt64: Entry] = [:]
+    /// The keys held, and their key ids at the same indices. A stream holds a few keys at a time
+    /// (the current one, the next during a rotation): a scan of the ids costs a frame less than
+    /// hashing its key id.
+    private var entries: [Entry] = []
+    private var ids: [UInt64] = []
     private let detectsReplays: Bool
 
     /// `detectsReplays`: refuse a counter seen before or older than the 64 frames before the
@@ -135,21 +142,31 @@ public final class SFrameReceiver: @unchecked Sendable {
 
     /// Adds or replaces the key of `material.keyID`. Re-adding the same key keeps its replay window.
     public func addKey(_ material: SFrameKeyMaterial) {
-        if let existing = keys[material.keyID], existing.material.keyBytes == material.keyBytes,
-           existing.material.salt == material.salt, existing.material.suite == material.suite {
+        guard let index = ids.firstIndex(of: material.keyID) else {
+            ids.append(material.keyID)
+            entries.append(Entry(material: material))
             return
         }
-        keys[material.keyID] = Entry(material: material)
+        let existing = entries[index].material
+        if existing.keyBytes == material.keyBytes, existing.salt == material.salt, existing.suite == material.suite { return }
+        entries[index] = Entry(material: material)
     }
 
     @discardableResult
-    public func removeKey(_ keyID: UInt64) -> Bool { keys.removeValue(forKey: keyID) != nil }
-    public var keyIDs: [UInt64] { keys.keys.sorted() }
+    public func removeKey(_ keyID: UInt64) -> Bool {
+        guard let index = ids.firstIndex(of: keyID) else { return false }
+        ids.remove(at: index)
+        entries.remove(at: index)
+        return true
+    }
+
+    public var keyIDs: [UInt64] { ids.sorted() }
 
     /// The header of `frame`, its size and the key it names, or why the frame cannot be opened.
     private func parse(_ frame: UnsafeRawBufferPointer) throws -> (SFrameHeader, Int, Entry) {
         let (header, headerCount) = try SFrameHeader.decode(frame)
-        guard let entry = keys[header.keyID] else { throw SFrameError.unknownKeyID(header.keyID) }
+        guard let index = ids.firstIndex(of: header.keyID) else { throw SFrameError.unknownKeyID(header.keyID) }
+        let entry = entries[index]
         let tagCount = entry.material.suite.tagCount
         guard frame.count - headerCount >= tagCount else {
             throw SFrameError.syntax("frame of \(frame.count) bytes is shorter than its header and \(tagCount)-byte tag")
@@ -169,18 +186,17 @@ public final class SFrameReceiver: @unchecked Sendable {
     public func unprotect(_ frame: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer,
                           into output: UnsafeMutableRawBufferPointer) throws -> SFrameHeader {
         let (header, headerCount, entry) = try parse(frame)
-        let material = entry.material
         let sealed = UnsafeRawBufferPointer(rebasing: frame[headerCount...])
         try withAAD(UnsafeRawBufferPointer(rebasing: frame[..<headerCount]), metadata) { aad in
-            try material.withNonce(counter: header.counter) { nonce in
-                try SFrameAEAD.open(sealed, material: material, nonce: nonce, aad: aad, into: output)
+            try entry.material.withNonce(counter: header.counter) { nonce in
+                try SFrameAEAD.open(sealed, material: entry.material, nonce: nonce, aad: aad, into: output)
             }
         }
         // Checked after authentication, so that `replay` means an authentic frame seen before
         // (a forged one is `authentication`), and only authentic counters move the window.
         if detectsReplays {
             guard entry.window.admits(header.counter) else { throw SFrameError.replay(keyID: header.keyID, counter: header.counter) }
-            keys[header.keyID]?.window.record(header.counter)
+            entry.window.record(header.counter)
         }
         return header
     }

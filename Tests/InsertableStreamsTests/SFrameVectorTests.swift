@@ -96,6 +96,40 @@ final class SFrameVectorTests: XCTestCase {
         XCTAssertThrowsError(try sender.protect([1, 2, 3])) { XCTAssertEqual($0 as? SFrameError, .counterExhausted(7)) }
     }
 
+    /// The receiver's keys: each key id has its own replay window; adding the same key again
+    /// keeps its window, another key under the same id starts a new one; removing one leaves
+    /// the others.
+    func testReceiverKeysAndTheirReplayWindows() throws {
+        let first = try SFrameKeyMaterial(suite: .aes128GcmSha256_128, keyID: 1, baseKey: Array(0..<16))
+        let second = try SFrameKeyMaterial(suite: .aes128GcmSha256_128, keyID: 2, baseKey: Array(16..<32))
+        let sender1 = SFrameSender(), sender2 = SFrameSender()
+        sender1.setKey(first)
+        sender2.setKey(second)
+        let frames1 = try (0..<3).map { try sender1.protect([UInt8($0), 1, 2]) }
+        let frames2 = try (0..<3).map { try sender2.protect([UInt8($0), 3, 4]) }
+        let receiver = SFrameReceiver()
+        receiver.addKey(second)
+        receiver.addKey(first)
+        XCTAssertEqual(receiver.keyIDs, [1, 2])
+        for (a, b) in zip(frames1, frames2) {
+            XCTAssertEqual(try receiver.unprotect(a).header.keyID, 1)
+            XCTAssertEqual(try receiver.unprotect(b).header.keyID, 2)
+        }
+        XCTAssertThrowsError(try receiver.unprotect(frames1[1])) { XCTAssertEqual($0 as? SFrameError, .replay(keyID: 1, counter: 1)) }
+        receiver.addKey(first)  // the same key: its window stays
+        XCTAssertThrowsError(try receiver.unprotect(frames1[2])) { XCTAssertEqual($0 as? SFrameError, .replay(keyID: 1, counter: 2)) }
+        let replaced = try SFrameKeyMaterial(suite: .aes128GcmSha256_128, keyID: 1, baseKey: Array(32..<48))
+        receiver.addKey(replaced)  // another key under id 1: a new window, and the old frames no longer open
+        XCTAssertThrowsError(try receiver.unprotect(frames1[0])) { XCTAssertEqual($0 as? SFrameError, .authentication) }
+        receiver.addKey(first)
+        XCTAssertEqual(try receiver.unprotect(frames1[0]).plaintext, [0, 1, 2], "a new window admits counter 0 again")
+        XCTAssertTrue(receiver.removeKey(2))
+        XCTAssertFalse(receiver.removeKey(2))
+        XCTAssertEqual(receiver.keyIDs, [1])
+        XCTAssertThrowsError(try receiver.unprotect(frames2[0])) { XCTAssertEqual($0 as? SFrameError, .unknownKeyID(2)) }
+        XCTAssertEqual(try receiver.unprotect(frames1[1]).plaintext, [1, 1, 2], "key 1 still opens")
+    }
+
     private func number(_ value: Any?) throws -> UInt64 {
         try XCTUnwrap((value as? NSNumber)?.uint64Value, "not a number: \(String(describing: value))")
     }
