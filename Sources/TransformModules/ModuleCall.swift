@@ -89,6 +89,9 @@ final class FrameSlot {
         }
     }
 
+    /// `replace_data` was called in this call (bytes to hand over or free).
+    var hasReplacements: Bool { replacement != nil || !superseded.isEmpty }
+
     /// The bytes `replace_data` gave the frame (malloc'd; the caller owns them now).
     func takeReplacement() -> (bytes: UnsafeMutableRawPointer, size: Int)? {
         guard let replacement else { return nil }
@@ -204,9 +207,13 @@ final class ModuleCall {
     }
 
     /// Ends the call begun by `beginSingleFrameCall`; throws the module's reason when `status`
-    /// says it failed (the frame is then dropped).
+    /// says it failed (the frame is then dropped). An encoded call makes no frames and maps
+    /// nothing of its own: only `replace_data`'s bytes may need freeing (or keeping, for the
+    /// frame that goes on).
     func endSingleFrameCall(status: Int32) throws {
-        end(success: status == 0)
+        inCall = false
+        let slot = firstSlot
+        if slot.hasReplacements { slot.finish(keepReplacement: status == 0 && slot.enqueued && slot.replacement != nil) }
         guard status == 0 else { throw failure() }
     }
 
