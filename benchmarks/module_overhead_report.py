@@ -1,5 +1,7 @@
 """The section "Module transforms vs built in" of BENCHMARKS.md, from benchmarks/module-overhead.json
-(written by benchmarks/run-module-overhead.sh, a run of its own; method in benchmarks/module-overhead.c).
+(written by benchmarks/run-module-overhead.sh, a run of its own; method in benchmarks/module-overhead.c)
+and, when it exists, benchmarks/module-instructions.json (benchmarks/run-module-instructions.sh: the
+same comparison in instructions per frame, counted by valgrind).
 
 report.py appends it to BENCHMARKS.md when that file exists; on its own it prints the section:
 
@@ -12,6 +14,7 @@ import os
 import sys
 
 MODULE_OVERHEAD_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module-overhead.json")
+MODULE_INSTRUCTIONS_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module-instructions.json")
 
 WHAT = {
     "raw-1080p-i420": "raw 1920x1080 I420",
@@ -30,6 +33,31 @@ def load(path=MODULE_OVERHEAD_JSON):
 
 def spread(value, digits):
     return f"{value['median']:.{digits}f} [{value['min']:.{digits}f}-{value['max']:.{digits}f}]"
+
+
+def instructions_markdown(add, data, target):
+    """The instruction counts of benchmarks/module-instructions.json (run-module-instructions.sh)."""
+    add("")
+    add(f"**Instructions per frame** (`benchmarks/run-module-instructions.sh`, {data['date']}, package commit "
+        f"{data['commit']}, {data['valgrind']}): the same pipelines under valgrind's callgrind, each with a short and a")
+    add("long input; per frame = the difference of the two runs' instruction counts over the difference of their frames")
+    add("(start-up, loading and teardown cancel out). The whole pipeline's instructions, as the timed ratios are of the")
+    add("whole pipeline's time; not moved by the machine's load. Frames counted in separate runs; every variant of a case")
+    add("carried the same frames.")
+    add("")
+    add("| Case (frames: short / long run) | module / built in | instructions per frame, built in | module | added | ratio |")
+    add("|---|---|---|---|---|---|")
+    verdicts = []
+    for case in data["cases"]:
+        for pair in case["pairs"]:
+            builtin, module = case["variants"][pair["builtin"]], case["variants"][pair["module"]]
+            frames = " / ".join(str(f) for f in builtin["frames"])
+            add(f"| {WHAT.get(case['case'], case['case'])} ({frames}) | `{pair['module']}` / `{pair['builtin']}` | "
+                f"{builtin['per_frame']:,.0f} | {module['per_frame']:,.0f} | {pair['added_per_frame']:+,.0f} | **{pair['ratio']:.3f}** |")
+            verdicts.append(f"`{pair['module']}` / `{pair['builtin']}` ({WHAT.get(case['case'], case['case'])}) {pair['ratio']:.3f}: "
+                            + ("meets" if pair["ratio"] <= target else "**does not meet**") + f" <= {target:.2f}")
+    add("")
+    add("Verdict (instructions): " + "; ".join(verdicts) + ".")
 
 
 def module_overhead_markdown(add, data=None):
@@ -97,6 +125,9 @@ def module_overhead_markdown(add, data=None):
             add("| " + " | ".join(cells) + " |")
     add("")
     add("Verdict (medians): " + "; ".join(verdicts) + ".")
+    instructions = load(MODULE_INSTRUCTIONS_JSON)
+    if instructions:
+        instructions_markdown(add, instructions, target)
     add("")
     add("Notes:")
     add("")
@@ -123,10 +154,12 @@ def module_overhead_markdown(add, data=None):
     add("  made once (no slot array read, no closure), the module's C `transform` is called through a pointer kept at")
     add("  start, the attached controller is compared by identity, and the host's `enqueue` and the module kit's")
     add("  instance box are borrowed instead of retained: 11 retain/release pairs per frame before, 1 after.")
-    add("- What is left (726 instructions against ~3,100 for `identity`'s transform and push): the writable map")
-    add("  (`gst_memory_map` + `gst_memory_unmap`, ~330: the ABI gives modules writable bytes), the C call into the")
-    add("  module and back for `enqueue` (~155), the call's bookkeeping (~120). A transform that does work per byte")
-    add("  (a cipher) dilutes it.")
+    add("- What is left (see the instruction counts: `passthrough` +672 per frame of the whole pipeline over `identity`):")
+    add("  the writable map (`gst_memory_map` + `gst_memory_unmap`, ~330: the ABI gives modules writable bytes, which")
+    add("  `identity` never maps), the C call into the module and back for `enqueue` (~155), the call's bookkeeping (~80")
+    add("  since its end frees nothing when `replace_data` was not called). A transform that rewrites the bytes maps them")
+    add("  built in too: `swiftnegate` adds +286 over `negate`. Timed ratios of these µs-size frames move by ±0.05 from run")
+    add("  to run on this machine (per-round ranges 0.6-1.8); the instruction counts do not.")
     add("")
 
 
