@@ -199,24 +199,28 @@ final class SFrameTransform: EncodedFrameTransformer {
     private func unprotect(_ frame: EncodedFrame, controller: EncodedTransformController) throws {
         let codec = frame.codec
         var keyID: UInt64?
+        // The key id, for the report: read again only for refused frames.
+        @discardableResult func noting<R>(_ sealed: UnsafeRawBufferPointer, _ body: () throws -> R) throws -> R {
+            do {
+                return try body()
+            } catch {
+                keyID = try? SFrameHeader.decode(sealed).0.keyID
+                throw error
+            }
+        }
         do {
-            let clearCount = try frame.withUnsafeBytes { bytes in
+            let escaped = codec == .h264 || codec == .h265
+            // One read of the frame for its layout and (unescaped codecs) the plaintext's size.
+            let (clearCount, plainCount) = try frame.withUnsafeBytes { bytes -> (Int, Int) in
                 let layout = FrameLayout.of(bytes, codec: codec, policy: configuration.policy)
                 guard layout.clearCount < bytes.count else {
                     throw SFrameError.syntax("a \(bytes.count)-byte \(codec.mimeType) frame has no SFrame payload after its \(layout.clearCount) clear bytes")
                 }
-                return layout.clearCount
+                guard !escaped else { return (layout.clearCount, 0) }
+                let sealed = UnsafeRawBufferPointer(rebasing: bytes[layout.clearCount...])
+                return (layout.clearCount, try noting(sealed) { try receiver.plaintextCount(of: sealed) })
             }
-            // The key id, for the report: read again only for refused frames.
-            @discardableResult func noting<R>(_ sealed: UnsafeRawBufferPointer, _ body: () throws -> R) throws -> R {
-                do {
-                    return try body()
-                } catch {
-                    keyID = try? SFrameHeader.decode(sealed).0.keyID
-                    throw error
-                }
-            }
-            if codec == .h264 || codec == .h265 {
+            if escaped {
                 let unescaped = try frame.withUnsafeBytes { bytes in
                     guard let unescaped = H26xEscaping.unescape(UnsafeRawBufferPointer(rebasing: bytes[clearCount...])) else {
                         throw SFrameError.syntax("the encrypted part of a \(codec.mimeType) frame is not escaped (no 0x80 trailer, or a start code inside): not protected by sframe, or clear= differs between the ends")
@@ -236,11 +240,7 @@ final class SFrameTransform: EncodedFrameTransformer {
                     }
                 }
             } else {
-                let count = try frame.withUnsafeBytes { bytes in
-                    let sealed = UnsafeRawBufferPointer(rebasing: bytes[clearCount...])
-                    return try noting(sealed) { try receiver.plaintextCount(of: sealed) }
-                }
-                try frame.rewrite(count: clearCount + count) { input, output in
+                try frame.rewrite(count: clearCount + plainCount) { input, output in
                     let clear = UnsafeRawBufferPointer(rebasing: input[..<clearCount])
                     let sealed = UnsafeRawBufferPointer(rebasing: input[clearCount...])
                     output.copyMemory(from: clear)
