@@ -25,7 +25,7 @@ extension ElementSubclass {
                     if let buffer { gst_buffer_unref(buffer) }
                     return GST_FLOW_ERROR
                 }
-                return element.chain(pad: pad, buffer: buffer)
+                return element._withUnsafeGuaranteedRef { $0.chain(pad: pad, buffer: buffer) }
             }, element, nil)
         }
         gst_pad_set_event_function_full(pad, { pad, _, event in
@@ -33,11 +33,11 @@ extension ElementSubclass {
                 if let event { gst_event_unref(event) }
                 return 0
             }
-            return element.event(pad: pad, event: event) ? 1 : 0
+            return element._withUnsafeGuaranteedRef { $0.event(pad: pad, event: event) } ? 1 : 0
         }, element, nil)
         gst_pad_set_query_function_full(pad, { pad, _, query in
             guard let pad, let query, let element = padElement(pad.pointee.querydata) else { return 0 }
-            return element.query(pad: pad, query: query) ? 1 : 0
+            return element._withUnsafeGuaranteedRef { $0.query(pad: pad, query: query) } ? 1 : 0
         }, element, nil)
         _ = gst_element_add_pad(elementPointer, pad)
         return pad
@@ -45,10 +45,12 @@ extension ElementSubclass {
 }
 
 /// The element a pad function's user data names (with the edge from its creation, as
-/// `TypeRegistry.implementation(of:)` declares it to ThreadSanitizer).
+/// `TypeRegistry.implementation(of:)` declares it to ThreadSanitizer), to be used without a
+/// reference count of its own: a pad function runs with its pad active, and the element
+/// deactivates its pads (waiting for their stream locks) before it can be finalized.
 @inline(__always)
-private func padElement(_ data: gpointer?) -> ElementSubclass? {
+private func padElement(_ data: gpointer?) -> Unmanaged<ElementSubclass>? {
     guard let data else { return nil }
     ThreadSanitizerEdges.acquire(data)
-    return Unmanaged<ElementSubclass>.fromOpaque(data).takeUnretainedValue()
+    return Unmanaged<ElementSubclass>.fromOpaque(data)
 }

@@ -22,7 +22,8 @@ public final class StreamWorker: Sendable {
         /// sanitizer edges stand for GLib's thread-pool hand-off (see ThreadSanitizerEdges).
         static func run(_ data: UnsafeMutableRawPointer?) {
             ThreadSanitizerEdges.acquire(data!)
-            Unmanaged<Body>.fromOpaque(data!).takeUnretainedValue().iterate()
+            // The task holds the body for as long as it runs (no reference count per iteration).
+            Unmanaged<Body>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.iterate() }
             ThreadSanitizerEdges.release(data!)
         }
     }

@@ -102,7 +102,10 @@ final class ScriptWorker: EncodedTransformHost, ApplicationSignalHost, @unchecke
         queue.setFlushing(true)
         gst_segment_init(&segment, GST_FORMAT_TIME)
         transformChain = TransformChain(stages: transformers, host: self)
-        thread = StreamWorker(pad: srcPad) { [unowned(unsafe) self] in self.iterate() }
+        // The element stops the thread before it lets go of this worker: no reference count
+        // per iteration.
+        let worker = Unmanaged.passUnretained(self)
+        thread = StreamWorker(pad: srcPad) { worker._withUnsafeGuaranteedRef { $0.iterate() } }
     }
 
     deinit { if let currentCaps { gst_caps_unref(currentCaps) } }

@@ -48,7 +48,10 @@ final class ProcessorWorker: TransformHost, ApplicationSignalHost, @unchecked Se
         self.ring = ring
         self.output = output
         chain = TransformChain(stages: transformers, host: self)
-        thread = StreamWorker(name: "\(element.name):worker") { [unowned(unsafe) self] in self.iterate() }
+        // The element stops the thread before it lets go of this worker: no reference count
+        // per iteration.
+        let worker = Unmanaged.passUnretained(self)
+        thread = StreamWorker(name: "\(element.name):worker") { worker._withUnsafeGuaranteedRef { $0.iterate() } }
         if case .channel(let channel) = output {
             producer = channel.attachProducer { [weak element] in element?.upstreamLatency() }
         }
