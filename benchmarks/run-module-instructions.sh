@@ -10,14 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 2; }
-swift build -c release --product gstinsertablestreams --scratch-path .build-bench >/dev/null
-scripts/build-modules.sh release >/dev/null
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/plugin" "$work/modules"
-cp .build-bench/release/libgstinsertablestreams.so "$work/plugin/"
-cp .build/modules-release/second/libsecond-module.so "$work/modules/"
-export GST_PLUGIN_PATH="$work/plugin" GST_REGISTRY="$work/registry.bin" GST_INSERTABLE_STREAMS_MODULE_PATH="$work/modules"
+source benchmarks/stage-module-plugin.sh
 gst-inspect-1.0 rtpscripttransform >/dev/null  # the registry, once, outside the counted runs
 /usr/bin/python3 benchmarks/module_instructions.py benchmarks/module-instructions.json
 /usr/bin/python3 benchmarks/module_overhead_report.py benchmarks/module-overhead.json

@@ -25,18 +25,11 @@ started="$(date +%s)"
 load_at_start="$(cut -d" " -f1-3 /proc/loadavg)"
 commit="$(git rev-parse --short HEAD)"
 dirty="$(git status --porcelain -- Sources Tests Package.swift templates | head -c 1000)"  # what the build may contain
-swift build -c release --product gstinsertablestreams --scratch-path .build-bench >/dev/null
-scripts/build-modules.sh release >/dev/null
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/plugin" "$work/modules"
-cp .build-bench/release/libgstinsertablestreams.so "$work/plugin/"
-cp .build/modules-release/second/libsecond-module.so "$work/modules/"
+source benchmarks/stage-module-plugin.sh
 cc -O2 -Wall -Wno-unused-parameter benchmarks/module-overhead.c -o "$work/module-overhead" $(pkg-config --cflags --libs gstreamer-1.0)
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(-r 11 -o 100000 -v 600)
-GST_PLUGIN_PATH="$work/plugin" GST_REGISTRY="$work/registry.bin" GST_INSERTABLE_STREAMS_MODULE_PATH="$work/modules" \
-    "$work/module-overhead" "${args[@]}" | tee "$work/rounds.jsonl"
+"$work/module-overhead" "${args[@]}" | tee "$work/rounds.jsonl"
 /usr/bin/python3 - "$work/rounds.jsonl" benchmarks/module-overhead.json "$started" "$work" "${args[*]}" "$load_at_start" "$commit" "$dirty" <<'PY'
 import hashlib, json, os, platform, subprocess, sys, time
 rounds_file, output, started, work, args, load_at_start, commit, dirty = sys.argv[1:9]
