@@ -121,16 +121,18 @@ public final class SFrameReceiver: @unchecked Sendable {
     /// One key and the counters accepted under it (a class: a frame reads the key and moves
     /// the window through one reference, without copying the key material).
     private final class Entry {
+        let keyID: UInt64
         let material: SFrameKeyMaterial
         var window = ReplayWindow()
-        init(material: SFrameKeyMaterial) { self.material = material }
+        init(material: SFrameKeyMaterial) {
+            keyID = material.keyID
+            self.material = material
+        }
     }
 
-    /// The keys held, and their key ids at the same indices. A stream holds a few keys at a time
-    /// (the current one, the next during a rotation): a scan of the ids costs a frame less than
-    /// hashing its key id.
+    /// The keys held. A stream holds a few keys at a time (the current one, the next during a
+    /// rotation): a scan of their ids costs a frame less than hashing its key id.
     private var entries: [Entry] = []
-    private var ids: [UInt64] = []
     private let detectsReplays: Bool
 
     /// `detectsReplays`: refuse a counter seen before or older than the 64 frames before the
@@ -142,8 +144,7 @@ public final class SFrameReceiver: @unchecked Sendable {
 
     /// Adds or replaces the key of `material.keyID`. Re-adding the same key keeps its replay window.
     public func addKey(_ material: SFrameKeyMaterial) {
-        guard let index = ids.firstIndex(of: material.keyID) else {
-            ids.append(material.keyID)
+        guard let index = index(of: material.keyID) else {
             entries.append(Entry(material: material))
             return
         }
@@ -154,18 +155,19 @@ public final class SFrameReceiver: @unchecked Sendable {
 
     @discardableResult
     public func removeKey(_ keyID: UInt64) -> Bool {
-        guard let index = ids.firstIndex(of: keyID) else { return false }
-        ids.remove(at: index)
+        guard let index = index(of: keyID) else { return false }
         entries.remove(at: index)
         return true
     }
 
-    public var keyIDs: [UInt64] { ids.sorted() }
+    public var keyIDs: [UInt64] { entries.map(\.keyID).sorted() }
+
+    private func index(of keyID: UInt64) -> Int? { entries.firstIndex { $0.keyID == keyID } }
 
     /// The header of `frame`, its size and the key it names, or why the frame cannot be opened.
     private func parse(_ frame: UnsafeRawBufferPointer) throws -> (SFrameHeader, Int, Entry) {
         let (header, headerCount) = try SFrameHeader.decode(frame)
-        guard let index = ids.firstIndex(of: header.keyID) else { throw SFrameError.unknownKeyID(header.keyID) }
+        guard let index = index(of: header.keyID) else { throw SFrameError.unknownKeyID(header.keyID) }
         let entry = entries[index]
         let tagCount = entry.material.suite.tagCount
         guard frame.count - headerCount >= tagCount else {
